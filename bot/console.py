@@ -1,0 +1,134 @@
+"""The terminal chat: the same pipeline as every surface, no token, no network."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from typing import TextIO
+
+from bot.assistant import Assistant, Inbound, Reply
+
+HELP = """Commands:
+  /reset   start a new conversation (the old one stays stored)
+  /help    show this help
+  /quit    leave (Ctrl-D works too)
+Anything else is sent to the assistant. Ctrl-C stops an answer in progress."""
+
+CONVERSATION_KEY = "terminal"
+
+
+@dataclass
+class ConsoleIO:
+    """Where the terminal chat reads and writes; interactive means a person at a TTY."""
+
+    stdin: TextIO
+    stdout: TextIO
+    interactive: bool
+
+    @classmethod
+    def from_sys(cls) -> ConsoleIO:
+        """The process's own streams."""
+        return cls(sys.stdin, sys.stdout, sys.stdin.isatty() and sys.stdout.isatty())
+
+
+class _LineReader:
+    """Reads stdin on a daemon thread, so the event loop never waits on a person and
+    Ctrl-C never hangs at exit."""
+
+    def __init__(self, io: ConsoleIO, loop: asyncio.AbstractEventLoop) -> None:
+        self._io, self._loop = io, loop
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._wanted = threading.Semaphore(0)
+        threading.Thread(target=self._run, name="causette-stdin", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.acquire()
+            try:
+                if self._io.interactive:
+                    line: str | None = input("you> ")
+                else:
+                    raw = self._io.stdin.readline()
+                    line = raw.rstrip("\r\n") if raw else None
+            except (EOFError, KeyboardInterrupt, OSError, ValueError):
+                line = None
+            self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
+            if line is None:
+                return
+
+    async def next_line(self) -> str | None:
+        """The next line typed or piped in; None at end of input."""
+        self._wanted.release()
+        return await self._lines.get()
+
+
+async def _show(reply: Reply, io: ConsoleIO) -> None:
+    out = io.stdout
+    for notice in reply.notices:
+        out.write(f"[{notice}]\n")
+    if reply.refusal:
+        out.write(f"{reply.refusal}\n")
+        out.flush()
+        return
+    if io.interactive:
+        out.write("causette> ")
+        async for delta in reply:
+            out.write(delta)
+            out.flush()
+        outcome = await reply.outcome()
+        if outcome.status == "cancelled":
+            out.write(" [stopped]")
+        out.write("\n")
+    else:
+        outcome = await reply.outcome()
+        out.write(outcome.text.strip() + "\n")
+    if outcome.status == "failed":
+        out.write(f"[Sorry, something went wrong: {outcome.error}]\n")
+    out.flush()
+
+
+async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None) -> int:
+    """Chat as `local:<user>` until /quit or end of input; return an exit code."""
+    io = io or ConsoleIO.from_sys()
+    loop = asyncio.get_running_loop()
+    reader = _LineReader(io, loop)
+    current: list[Reply] = []
+
+    def interrupt() -> None:
+        if current:
+            current[0].cancel()
+        else:
+            io.stdout.write("\n")
+            reader._lines.put_nowait(None)
+
+    if io.interactive:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+        io.stdout.write(f"Causette: chatting as local:{user}. /help for commands.\n")
+        io.stdout.flush()
+    try:
+        while (line := await reader.next_line()) is not None:
+            command = line.strip().lower()
+            if command in ("/quit", "/exit"):
+                break
+            if command == "/help":
+                io.stdout.write(HELP + "\n")
+            elif command == "/reset":
+                await assistant.reset("local", user, CONVERSATION_KEY)
+                io.stdout.write("Started a new conversation.\n")
+            elif not line.strip() and io.interactive:
+                continue
+            else:
+                reply = await assistant.handle(Inbound("local", user, CONVERSATION_KEY, line))
+                current[:] = [reply]
+                try:
+                    await _show(reply, io)
+                finally:
+                    current.clear()
+            io.stdout.flush()
+    finally:
+        if io.interactive:
+            loop.remove_signal_handler(signal.SIGINT)
+    return 0

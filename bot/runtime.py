@@ -1,0 +1,48 @@
+"""Wiring: settings -> store + engine -> assistant, opened and closed together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.assistant import Assistant
+from bot.config import Settings
+from bot.engine import Engine, LlamaEngine
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The core every surface talks to."""
+
+    settings: Settings
+    store: Store
+    engine: Engine
+    assistant: Assistant
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, engine: Engine | None = None
+                       ) -> AsyncIterator[Runtime]:
+    """Open the database and load the model; on exit finish in-flight turns and close."""
+    store = await Store.open(settings.database_path)
+    try:
+        engine = engine or LlamaEngine(settings)
+        await engine.start()
+        try:
+            assistant = Assistant(settings, store, engine)
+            log.info("ready: model %s, database %s", engine.info.model_name,
+                     settings.database_path)
+            try:
+                yield Runtime(settings, store, engine, assistant)
+            finally:
+                await engine.close()  # cancels what is queued or running...
+                await assistant.drain()  # ...and each of those turns is stored as such
+        finally:
+            await engine.close()
+    finally:
+        await store.close()

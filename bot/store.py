@@ -1,0 +1,302 @@
+"""The store: SQLite through aiosqlite. The only module that holds SQL.
+
+WAL mode, a versioned schema migrated at open, and explicit transactions: every write
+that must be atomic is one `BEGIN IMMEDIATE ... COMMIT`, so a crash never leaves half
+of it behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import aiosqlite
+
+Role = Literal["user", "assistant"]
+MessageStatus = Literal["complete", "streaming", "cancelled", "failed", "interrupted"]
+
+# Each entry migrates the schema from version i to i + 1; never edit a released one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (platform, external_id))""",
+        """CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            closed_at TEXT)""",
+        # At most one open conversation per user and key: /reset closes it.
+        """CREATE UNIQUE INDEX conversations_open
+            ON conversations (user_id, key) WHERE closed_at IS NULL""",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('complete', 'streaming', 'cancelled', 'failed', 'interrupted')),
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            stop_reason TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX messages_by_conversation ON messages (conversation_id, id)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The database cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One turn of a conversation as stored."""
+
+    id: int
+    conversation_id: int
+    role: Role
+    content: str
+    status: MessageStatus
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    stop_reason: str | None
+    created_at: str
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (the store's default clock)."""
+    return datetime.now(UTC)
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        why = "it is locked by another process; stop the other process or try again"
+    elif "readonly" in text:
+        why = "it is read-only; fix the file's permissions or set DATABASE_PATH"
+    elif "disk is full" in text or "full" in text:
+        why = "the disk is full; free some space"
+    elif "not a database" in text or "malformed" in text:
+        why = "it is not a valid SQLite database; restore it or set DATABASE_PATH"
+    else:
+        why = text
+    return StoreError(f"Database {path}: {why}.")
+
+
+class Store:
+    """Async access to Causette's SQLite database."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self._db = db
+        self.path = path
+        self._clock = clock
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str, *, busy_timeout_ms: int = 5000,
+                   clock: Callable[[], datetime] = utc_now) -> Store:
+        """Open (creating if needed) and migrate the database at `path`."""
+        path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(str(path), isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"Database {path}: cannot open it ({exc}).") from None
+        store = cls(db, path, clock)
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable across application crashes in WAL mode; only a power
+            # loss can drop the last commits, never corrupt the file.
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await store._migrate()
+            await store.mark_interrupted()
+        except sqlite3.Error as exc:
+            await db.close()
+            raise _explain(exc, path) from None
+        return store
+
+    async def close(self) -> None:
+        """Close the connection; the WAL is checkpointed by SQLite on close."""
+        await self._db.close()
+
+    def _now(self) -> str:
+        return self._clock().isoformat(timespec="milliseconds")
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One atomic write; the lock keeps coroutines from sharing a transaction."""
+        async with self._write_lock:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _explain(exc, self.path) from None
+            try:
+                yield self._db
+                await self._db.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    await self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(exc, sqlite3.Error):
+                    raise _explain(exc, self.path) from None
+                raise
+
+    async def _migrate(self) -> None:
+        await self._db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
+            "applied_at TEXT NOT NULL)"
+        )
+        version = await self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"Database {self.path} has schema version {version}, newer than this "
+                f"Causette ({SCHEMA_VERSION}); upgrade Causette."
+            )
+        for number in range(version, SCHEMA_VERSION):
+            async with self._transaction() as db:
+                for statement in MIGRATIONS[number]:
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (number + 1, self._now()),
+                )
+
+    async def schema_version(self) -> int:
+        """The schema version the database is at."""
+        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def integrity_check(self) -> str:
+        """SQLite's own integrity check: 'ok' when the file is sound."""
+        async with self._db.execute("PRAGMA integrity_check") as cur:
+            rows = await cur.fetchall()
+        return "; ".join(str(r[0]) for r in rows)
+
+    async def mark_interrupted(self) -> int:
+        """Mark answers left streaming by a crash as interrupted; return how many."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "UPDATE messages SET status = 'interrupted', updated_at = ? "
+                "WHERE status = 'streaming'",
+                (self._now(),),
+            )
+            return cur.rowcount
+
+    async def ensure_user(self, platform: str, external_id: str) -> int:
+        """The internal id of a platform user, created on first sight."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO users (platform, external_id, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (platform, external_id) DO NOTHING",
+                (platform, external_id, self._now()),
+            )
+            async with db.execute(
+                "SELECT id FROM users WHERE platform = ? AND external_id = ?",
+                (platform, external_id),
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def open_conversation(self, user_id: int, key: str) -> int:
+        """The user's open conversation under `key`, started if there is none."""
+        async with self._transaction() as db:
+            return await self._open_conversation(db, user_id, key)
+
+    async def _open_conversation(self, db: aiosqlite.Connection, user_id: int, key: str) -> int:
+        async with db.execute(
+            "SELECT id FROM conversations WHERE user_id = ? AND key = ? AND closed_at IS NULL",
+            (user_id, key),
+        ) as cur:
+            row = await cur.fetchone()
+        if row:
+            return int(row[0])
+        cur = await db.execute(
+            "INSERT INTO conversations (user_id, key, created_at) VALUES (?, ?, ?)",
+            (user_id, key, self._now()),
+        )
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
+
+    async def reset_conversation(self, user_id: int, key: str) -> int:
+        """Close the open conversation (kept in the database) and start a new one."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE conversations SET closed_at = ? "
+                "WHERE user_id = ? AND key = ? AND closed_at IS NULL",
+                (self._now(), user_id, key),
+            )
+            return await self._open_conversation(db, user_id, key)
+
+    async def add_message(self, conversation_id: int, role: Role, content: str, *,
+                          status: MessageStatus = "complete",
+                          prompt_tokens: int | None = None) -> int:
+        """Append a turn; committed before this returns."""
+        now = self._now()
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO messages (conversation_id, role, content, status, prompt_tokens, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, content, status, prompt_tokens, now, now),
+            )
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
+
+    async def finish_message(self, message_id: int, content: str, status: MessageStatus, *,
+                             prompt_tokens: int | None = None,
+                             completion_tokens: int | None = None,
+                             stop_reason: str | None = None) -> None:
+        """Record how an assistant turn ended, with its text so far."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE messages SET content = ?, status = ?, "
+                "prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = ?, "
+                "stop_reason = ?, updated_at = ? WHERE id = ?",
+                (content, status, prompt_tokens, completion_tokens, stop_reason,
+                 self._now(), message_id),
+            )
+
+    async def messages(self, conversation_id: int, *, limit: int | None = None
+                       ) -> list[StoredMessage]:
+        """A conversation's turns, oldest first; with `limit`, only the newest ones."""
+        sql = (
+            "SELECT id, conversation_id, role, content, status, prompt_tokens, "
+            "completion_tokens, stop_reason, created_at FROM messages "
+            "WHERE conversation_id = ? ORDER BY id DESC"
+        )
+        params: tuple[object, ...] = (conversation_id,)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
+        async with self._db.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        return [StoredMessage(*row) for row in reversed(list(rows))]
+
+    async def message(self, message_id: int) -> StoredMessage | None:
+        """One stored turn by id."""
+        async with self._db.execute(
+            "SELECT id, conversation_id, role, content, status, prompt_tokens, "
+            "completion_tokens, stop_reason, created_at FROM messages WHERE id = ?",
+            (message_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return StoredMessage(*row) if row else None
