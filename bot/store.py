@@ -110,11 +110,13 @@ class Store:
     async def open(cls, path: Path | str, *, busy_timeout_ms: int = 5000,
                    clock: Callable[[], datetime] = utc_now) -> Store:
         """Open (creating if needed) and migrate the database at `path`."""
+        # A `file:` URI opens SQLite's own modes (mode=ro for a read-only copy).
+        uri = str(path).startswith("file:")
         path = Path(path)
         try:
-            if str(path) != ":memory:":
+            if not uri and str(path) != ":memory:":
                 path.parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(str(path), isolation_level=None)
+            db = await aiosqlite.connect(str(path), isolation_level=None, uri=uri)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"Database {path}: cannot open it ({exc}).") from None
         store = cls(db, path, clock)
