@@ -1,0 +1,32 @@
+"""`python -m bench pipeline [--json]`: run one benchmark and print its figures."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen benchmark."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    subs = parser.add_subparsers(dest="name", required=True)
+    pipeline = subs.add_parser("pipeline", help="raw llama-cpp-python vs the whole pipeline")
+    pipeline.add_argument("--runs", type=int, default=5, help="runs of each, interleaved")
+    pipeline.add_argument("--tokens", type=int, default=128, help="max tokens per answer")
+    pipeline.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+
+    from bench import pipeline as bench_pipeline
+
+    figures = asyncio.run(bench_pipeline.run(runs=args.runs, max_tokens=args.tokens))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(bench_pipeline.table(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
