@@ -23,6 +23,7 @@ from bot.engine import (
     GenerationResult,
     SamplingParams,
 )
+from bot.locales import t
 from bot.prompts import TRUNCATION_MARKER
 from bot.store import MessageStatus, Store, StoredMessage
 
@@ -41,6 +42,7 @@ class Inbound:
     user: str
     conversation_key: str
     text: str
+    locale: str = "en"
 
     @property
     def user_ref(self) -> str:
@@ -141,13 +143,13 @@ class Assistant:
                      system_prompt: str | None = None,
                      max_tokens: int | None = None) -> Reply:
         """Store the user's turn, build the prompt and start the answer."""
+        lang = inbound.locale
         if len(inbound.text) > self.settings.max_message_chars:
-            return Reply(refusal=(
-                f"Your message is too long ({len(inbound.text):,} characters; the limit "
-                f"is {self.settings.max_message_chars:,}). Please send a shorter one."))
+            return Reply(refusal=t("too_long", lang, size=len(inbound.text),
+                                   limit=self.settings.max_message_chars))
         readable = clean_text(inbound.text)
         if not readable.strip():
-            return Reply(refusal="Your message is empty: send me some text and I'll answer.")
+            return Reply(refusal=t("empty", lang))
 
         user_id = await self.store.ensure_user(inbound.platform, inbound.user)
         conversation = await self.store.open_conversation(user_id, inbound.conversation_key)
@@ -155,7 +157,7 @@ class Assistant:
         user_message = await self.store.add_message(conversation, "user", inbound.text)
 
         system = system_prompt or self.settings.system_prompt
-        plan = await asyncio.to_thread(self.plan_prompt, system, history, readable)
+        plan = await asyncio.to_thread(self.plan_prompt, system, history, readable, lang)
         params = SamplingParams(
             max_tokens=max_tokens or self.settings.max_reply_tokens,
             temperature=self.settings.temperature,
@@ -168,7 +170,9 @@ class Assistant:
             # The user's turn stays stored: nothing they wrote is lost.
             level = logging.INFO if isinstance(exc, EngineBusy) else logging.WARNING
             log.log(level, "refused %s: %s", inbound.user_ref, exc)
-            return Reply(refusal=str(exc), user_message_id=user_message)
+            refusal = (t("busy", lang, waiting=self.engine.queue_depth)
+                       if isinstance(exc, EngineBusy) else t("engine_down", lang))
+            return Reply(refusal=refusal, user_message_id=user_message)
         reply_id = await self.store.add_message(conversation, "assistant", "",
                                                 status="streaming")
         finisher = asyncio.create_task(self._finish(generation, user_message, reply_id))
@@ -222,7 +226,7 @@ class Assistant:
         return self._overhead
 
     def plan_prompt(self, system_prompt: str, history: Sequence[StoredMessage],
-                    text: str) -> PromptPlan:
+                    text: str, locale: str = "en") -> PromptPlan:
         """System prompt, then as much history as fits (newest kept), then the message."""
         budget = self.settings.prompt_token_budget
         system = ChatMessage("system", system_prompt)
@@ -235,9 +239,7 @@ class Assistant:
             kept = self.engine.truncate(text, max(0, room))
             current = ChatMessage("user", kept + TRUNCATION_MARKER)
             used = self.engine.prompt_tokens([system, current])
-            notices.append(
-                f"Your message was too long for me to read whole: I read the first "
-                f"{len(kept):,} of its {len(text):,} characters.")
+            notices.append(t("cut", locale, kept=len(kept), size=len(text)))
         overhead = self._message_overhead(system)
         chosen: list[ChatMessage] = []
         for turn in reversed(history):

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 from bot.config import DEFAULT_MODEL_PATH, Settings, SettingsError, load_settings
+from bot.discord_app import DiscordStartError
 from bot.engine import EngineError
 from bot.model_files import ModelFileError, fetch_default_model, read_gguf
 from bot.store import StoreError
 
 # Errors that mean "the operator must fix something": one line, no traceback.
-CLEAR_ERRORS = (SettingsError, ModelFileError, StoreError, EngineError)
+CLEAR_ERRORS = (SettingsError, ModelFileError, StoreError, EngineError, DiscordStartError)
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -37,10 +38,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     _setup_logging(settings)
     if settings.discord_token is not None:
-        print("causette: DISCORD_TOKEN is set, but this build has no Discord surface yet; "
-              "unset DISCORD_TOKEN to chat in the terminal.", file=sys.stderr)
-        return 2
+        from bot.discord_app import run_discord
+
+        return asyncio.run(run_discord(settings))
     return asyncio.run(_chat(settings, args.user))
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Register the slash commands with Discord (one guild for development, or global)."""
+    settings = load_settings()
+    _setup_logging(settings)
+    if settings.discord_token is None:
+        print("causette: set DISCORD_TOKEN (in .env or the environment) to sync commands.",
+              file=sys.stderr)
+        return 2
+    from bot.discord_app import sync_commands
+
+    guild = args.guild if args.guild is not None else settings.discord_dev_guild
+    print(asyncio.run(sync_commands(settings, None if args.is_global else guild)))
+    return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -87,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = subs.add_parser("run", help="start the bot (Discord with DISCORD_TOKEN, else chat)")
     run.add_argument("--as", dest="user", default="me", help="terminal user name")
     run.set_defaults(func=cmd_run)
+
+    sync = subs.add_parser("sync", help="register the slash commands with Discord")
+    sync.add_argument("--guild", type=int, help="sync to this server only (instant)")
+    sync.add_argument("--global", dest="is_global", action="store_true",
+                      help="sync globally even if DISCORD_DEV_GUILD is set")
+    sync.set_defaults(func=cmd_sync)
 
     chat = subs.add_parser("chat", help="chat in the terminal")
     chat.add_argument("--as", dest="user", default="me",

@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     """Every knob of Causette. Field names map to upper-case environment variables."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     discord_token: SecretStr | None = None
@@ -48,6 +49,14 @@ class Settings(BaseSettings):
     )
     queue_max: int = Field(64, ge=1, le=100_000)
     max_message_chars: int = Field(200_000, ge=1, le=10_000_000)
+    discord_answer_dms: bool = True
+    discord_edit_interval: float = Field(
+        1.0, ge=0.2, le=30.0, description="seconds between edits of a streamed message")
+    discord_queue_notice_at: int = Field(
+        2, ge=1, description="queue position from which the first message says 'in queue'")
+    discord_dev_guild: int | None = Field(None, description="guild id for `causette sync`")
+    attachment_max_bytes: int = Field(100_000, ge=0, le=25_000_000)
+    channel_prompt_max_chars: int = Field(2000, ge=1, le=8000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("log_level", mode="before")

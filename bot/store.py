@@ -53,8 +53,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at TEXT NOT NULL)""",
         "CREATE INDEX messages_by_conversation ON messages (conversation_id, id)",
     ),
+    (
+        # Where the bot answers in a Discord server: allow/block lists by kind.
+        """CREATE TABLE guild_rules (
+            guild_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('channel', 'role', 'user')),
+            target_id TEXT NOT NULL,
+            mode TEXT NOT NULL CHECK (mode IN ('allow', 'block')),
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL,
+            PRIMARY KEY (guild_id, kind, target_id))""",
+        """CREATE TABLE channel_prompts (
+            guild_id TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL,
+            PRIMARY KEY (guild_id, channel_id))""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class GuildRule:
+    """One allow/block rule of a Discord server."""
+
+    kind: Literal["channel", "role", "user"]
+    target_id: str
+    mode: Literal["allow", "block"]
 
 
 class StoreError(Exception):
@@ -302,3 +329,51 @@ class Store:
         ) as cur:
             row = await cur.fetchone()
         return StoredMessage(*row) if row else None
+
+    # Discord server settings ------------------------------------------------------
+
+    async def set_guild_rule(self, guild_id: str, kind: str, target_id: str,
+                             mode: str | None, set_by: str) -> None:
+        """Allow or block a channel/role/user in a server; mode None clears the rule."""
+        async with self._transaction() as db:
+            if mode is None:
+                await db.execute(
+                    "DELETE FROM guild_rules WHERE guild_id = ? AND kind = ? AND target_id = ?",
+                    (guild_id, kind, target_id))
+            else:
+                await db.execute(
+                    "INSERT INTO guild_rules (guild_id, kind, target_id, mode, set_by, set_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, kind, target_id) "
+                    "DO UPDATE SET mode = excluded.mode, set_by = excluded.set_by, "
+                    "set_at = excluded.set_at",
+                    (guild_id, kind, target_id, mode, set_by, self._now()))
+
+    async def guild_rules(self, guild_id: str) -> list[GuildRule]:
+        """A server's rules."""
+        async with self._db.execute(
+            "SELECT kind, target_id, mode FROM guild_rules WHERE guild_id = ? "
+            "ORDER BY kind, target_id", (guild_id,),
+        ) as cur:
+            return [GuildRule(*row) for row in await cur.fetchall()]
+
+    async def set_channel_prompt(self, guild_id: str, channel_id: str, prompt: str | None,
+                                 set_by: str) -> None:
+        """Set (or with None, clear) the system prompt of a channel."""
+        async with self._transaction() as db:
+            if prompt is None:
+                await db.execute(
+                    "DELETE FROM channel_prompts WHERE guild_id = ? AND channel_id = ?",
+                    (guild_id, channel_id))
+            else:
+                await db.execute(
+                    "INSERT INTO channel_prompts (guild_id, channel_id, prompt, set_by, set_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, channel_id) DO UPDATE SET "
+                    "prompt = excluded.prompt, set_by = excluded.set_by, set_at = excluded.set_at",
+                    (guild_id, channel_id, prompt, set_by, self._now()))
+
+    async def channel_prompts(self, guild_id: str) -> dict[str, str]:
+        """A server's channel prompts by channel id."""
+        async with self._db.execute(
+            "SELECT channel_id, prompt FROM channel_prompts WHERE guild_id = ?", (guild_id,),
+        ) as cur:
+            return {str(row[0]): str(row[1]) for row in await cur.fetchall()}

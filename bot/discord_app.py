@@ -1,0 +1,191 @@
+"""The Discord surface: `build_bot(settings)` makes the discord.py bot and loads cogs/."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from contextlib import AsyncExitStack
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.locales import COMMAND_FR, pick_locale, t
+from bot.runtime import Runtime, open_runtime
+
+log = logging.getLogger(__name__)
+
+COGS = ("cogs.chat", "cogs.admin")
+
+
+class DiscordStartError(Exception):
+    """Discord refused to start the bot; the message says how to fix it."""
+
+
+class CausetteTranslator(app_commands.Translator):
+    """French names and descriptions for the slash commands (English is the source)."""
+
+    async def translate(self, string: app_commands.locale_str, locale: discord.Locale,
+                        context: app_commands.TranslationContextTypes) -> str | None:
+        if locale is discord.Locale.french:
+            return COMMAND_FR.get(string.message)
+        return None
+
+
+class CausetteBot(commands.Bot):
+    """The bot: slash commands and a chat listener over the shared runtime."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None) -> None:
+        # A text bot: the warnings about missing voice libraries are noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        intents = discord.Intents.default()
+        intents.message_content = True  # privileged: enable it in the Developer Portal
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=intents, help_command=None,
+            # Nothing the bot sends may ping anyone unless a call says so explicitly.
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self._runtime = runtime
+        self.accepting = True
+        self.closers = AsyncExitStack()
+        self.tree.on_error = self._on_app_command_error
+
+    @property
+    def runtime(self) -> Runtime:
+        """The core (store, engine, assistant)."""
+        if self._runtime is None:
+            raise RuntimeError("this bot was built without a runtime")
+        return self._runtime
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Prefix commands are not used: the chat cog listens to messages itself."""
+
+    async def close(self) -> None:
+        """Stop taking messages, end in-flight answers (stored), then close the core."""
+        self.accepting = False
+        for cog in list(self.cogs.values()):
+            shutdown = getattr(cog, "shutdown", None)
+            if shutdown is not None:
+                await shutdown()
+        await super().close()
+        await self.closers.aclose()
+
+    async def _on_app_command_error(self, interaction: discord.Interaction[Any],
+                                    error: app_commands.AppCommandError) -> None:
+        locale = pick_locale(interaction.locale, interaction.guild_locale)
+        if isinstance(error, app_commands.MissingPermissions):
+            text = t("no_permission", locale)
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            text = t("guild_only", locale)
+        elif isinstance(error, app_commands.CheckFailure):
+            text = t("error", locale, error=str(error))
+        else:
+            log.error("command %s failed", getattr(interaction.command, "qualified_name", "?"),
+                      exc_info=error)
+            text = t("failed", locale)
+        await send_ephemeral(interaction, text)
+
+
+async def send_ephemeral(interaction: discord.Interaction[Any], text: str, **kwargs: Any) -> None:
+    """Answer privately, whether or not the interaction was answered already."""
+    with contextlib.suppress(discord.HTTPException):
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, **kwargs)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, **kwargs)
+
+
+async def build_bot(settings: Settings, runtime: Runtime | None = None, *,
+                    open_core: bool = True) -> CausetteBot:
+    """Create the bot and load every cog, without logging in.
+
+    With no `runtime`, the core is opened here (model loaded, database migrated) and
+    closed by `bot.close()`; `open_core=False` skips it (for syncing commands).
+    """
+    stack = AsyncExitStack()
+    if runtime is None and open_core:
+        runtime = await stack.enter_async_context(open_runtime(settings))
+    bot = CausetteBot(settings, runtime)
+    bot.closers = stack
+    await bot.tree.set_translator(CausetteTranslator())
+    for extension in COGS:
+        await bot.load_extension(extension)
+    return bot
+
+
+def explain_start_error(exc: BaseException) -> DiscordStartError | None:
+    """One line that says how to fix a failed Discord start, or None if unknown."""
+    if isinstance(exc, discord.LoginFailure):
+        return DiscordStartError(
+            "Discord rejected DISCORD_TOKEN. Copy the token from the Developer Portal "
+            "(Applications > your app > Bot > Reset Token) into .env as DISCORD_TOKEN=...")
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return DiscordStartError(
+            "Discord refused the Message Content intent. Turn on 'Message Content Intent' "
+            "in the Developer Portal (Applications > your app > Bot > Privileged Gateway "
+            "Intents), then start again.")
+    if isinstance(exc, OSError):  # aiohttp's connection errors are OSErrors
+        return DiscordStartError(f"Could not reach Discord ({exc}); check the network.")
+    return None
+
+
+async def run_discord(settings: Settings) -> int:
+    """Log in and serve until SIGINT/SIGTERM; return the exit code."""
+    assert settings.discord_token is not None
+    bot = await build_bot(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if runner.done() and runner.exception() is not None:
+            exc = runner.exception()
+            assert exc is not None
+            explained = explain_start_error(exc)
+            if explained is not None:
+                raise explained from None
+            raise exc
+        log.info("shutting down: no new messages, finishing in-flight answers")
+        return 0
+    finally:
+        stopper.cancel()
+        await bot.close()
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def sync_commands(settings: Settings, guild_id: int | None) -> str:
+    """Log in, sync the slash commands (to one guild, or globally), log out."""
+    assert settings.discord_token is not None
+    bot = await build_bot(settings, open_core=False)
+    result: list[str] = []
+
+    async def hook() -> None:
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            bot.tree.copy_global_to(guild=guild)
+            synced = await bot.tree.sync(guild=guild)
+            result.append(f"synced {len(synced)} commands to guild {guild_id}")
+        else:
+            synced = await bot.tree.sync()
+            result.append(f"synced {len(synced)} commands globally (allow up to an hour)")
+        await bot.close()
+
+    bot.setup_hook = hook  # type: ignore[method-assign]
+    try:
+        await bot.start(settings.discord_token.get_secret_value())
+    except discord.DiscordException as exc:
+        explained = explain_start_error(exc)
+        raise (explained or exc) from None
+    return result[0] if result else "nothing synced"

@@ -1,0 +1,187 @@
+"""Every user-facing string (not the model's answers), in English and French.
+
+Surfaces pick a locale (Discord: the interaction's or the guild's; elsewhere English)
+and call `t(key, locale, **values)`. Command names and descriptions are translated for
+Discord through `COMMAND_FR`, which `cogs`' translator reads.
+"""
+
+from __future__ import annotations
+
+SUPPORTED = ("en", "fr")
+
+STRINGS: dict[str, dict[str, str]] = {
+    "empty": {
+        "en": "Your message is empty: send me some text and I'll answer.",
+        "fr": "Votre message est vide : écrivez-moi quelque chose et je répondrai.",
+    },
+    "too_long": {
+        "en": "Your message is too long ({size:,} characters; the limit is {limit:,}). "
+              "Please send a shorter one.",
+        "fr": "Votre message est trop long ({size:,} caractères ; la limite est de "
+              "{limit:,}). Envoyez-en un plus court, s'il vous plaît.",
+    },
+    "cut": {
+        "en": "Your message was too long for me to read whole: I read the first "
+              "{kept:,} of its {size:,} characters.",
+        "fr": "Votre message était trop long pour être lu en entier : j'en ai lu les "
+              "{kept:,} premiers caractères sur {size:,}.",
+    },
+    "busy": {
+        "en": "I'm busy right now ({waiting} requests waiting); please try again in a minute.",
+        "fr": "Je suis occupé ({waiting} demandes en attente) ; réessayez dans une minute.",
+    },
+    "engine_down": {
+        "en": "The model is not available right now; please try again shortly.",
+        "fr": "Le modèle n'est pas disponible pour le moment ; réessayez bientôt.",
+    },
+    "failed": {
+        "en": "Sorry, something went wrong while answering. Please try again.",
+        "fr": "Désolé, un problème est survenu pendant la réponse. Réessayez.",
+    },
+    "queued": {
+        "en": "⏳ In queue, #{position}…",
+        "fr": "⏳ En file d'attente, n°{position}…",
+    },
+    "stopped": {"en": "*(stopped)*", "fr": "*(interrompu)*"},
+    "text_only": {
+        "en": "I can only read text: {names} skipped.",
+        "fr": "Je ne sais lire que du texte : {names} ignoré(s).",
+    },
+    "attachment_too_big": {
+        "en": "{name} is too big for me to read (limit {limit:,} bytes).",
+        "fr": "{name} est trop volumineux pour moi (limite {limit:,} octets).",
+    },
+    "reset_done": {
+        "en": "Started a new conversation. The old one stays stored until you delete "
+              "your data.",
+        "fr": "Nouvelle conversation commencée. L'ancienne reste enregistrée jusqu'à "
+              "ce que vous supprimiez vos données.",
+    },
+    "history_empty": {
+        "en": "No turns yet in this conversation.",
+        "fr": "Pas encore d'échanges dans cette conversation.",
+    },
+    "history_title": {
+        "en": "Your last turns here:",
+        "fr": "Vos derniers échanges ici :",
+    },
+    "cancel_done": {
+        "en": "Stopped {count} answer(s) in progress.",
+        "fr": "{count} réponse(s) en cours arrêtée(s).",
+    },
+    "cancel_none": {
+        "en": "You have no answer in progress.",
+        "fr": "Vous n'avez aucune réponse en cours.",
+    },
+    "model_info": {
+        "en": "**Model** {name} ({arch})\n**Context** {n_ctx:,} tokens\n"
+              "**Speed** {speed}\n**Queue** {queue} waiting",
+        "fr": "**Modèle** {name} ({arch})\n**Contexte** {n_ctx:,} jetons\n"
+              "**Vitesse** {speed}\n**File** {queue} en attente",
+    },
+    "speed_unknown": {"en": "not measured yet", "fr": "pas encore mesurée"},
+    "speed": {"en": "{tps:.0f} tokens/s", "fr": "{tps:.0f} jetons/s"},
+    "help": {
+        "en": "**Causette** answers when you mention it, reply to it, or DM it.\n"
+              "`/ask` ask in this channel · `/reset` new conversation · "
+              "`/history` your last turns · `/cancel` stop your answer · "
+              "`/model` what runs me · `/help` this help\n"
+              "Admins: `/config` chooses where I answer and sets a prompt per channel.",
+        "fr": "**Causette** répond quand vous la mentionnez, lui répondez ou lui écrivez "
+              "en privé.\n`/ask` poser une question ici · `/reset` nouvelle conversation · "
+              "`/history` vos derniers échanges · `/cancel` arrêter votre réponse · "
+              "`/model` mon modèle · `/help` cette aide\n"
+              "Admins : `/config` choisit où je réponds et fixe un prompt par salon.",
+    },
+    "error": {
+        "en": "Sorry, that did not work: {error}",
+        "fr": "Désolé, cela n'a pas marché : {error}",
+    },
+    "no_permission": {
+        "en": "You need the Manage Server permission for this.",
+        "fr": "Il vous faut la permission Gérer le serveur pour cela.",
+    },
+    "config_saved": {"en": "Saved: {what}.", "fr": "Enregistré : {what}."},
+    "config_show": {
+        "en": "**Where I answer in this server**\n{rules}\n**Channel prompts**\n{prompts}\n"
+              "**DMs** {dms}",
+        "fr": "**Où je réponds sur ce serveur**\n{rules}\n**Prompts par salon**\n{prompts}\n"
+              "**Messages privés** {dms}",
+    },
+    "config_none": {"en": "everywhere (no rules)", "fr": "partout (aucune règle)"},
+    "prompts_none": {"en": "none", "fr": "aucun"},
+    "on": {"en": "answered", "fr": "acceptés"},
+    "off": {"en": "not answered", "fr": "refusés"},
+    "prompt_too_long": {
+        "en": "That prompt is too long ({size} characters; the limit is {limit}).",
+        "fr": "Ce prompt est trop long ({size} caractères ; la limite est {limit}).",
+    },
+    "guild_only": {
+        "en": "This command only works in a server.",
+        "fr": "Cette commande ne fonctionne que sur un serveur.",
+    },
+}
+
+# Discord command names (lower case, no spaces) and descriptions in French.
+COMMAND_FR: dict[str, str] = {
+    "ask": "demander",
+    "Ask Causette something in this channel": "Poser une question à Causette dans ce salon",
+    "prompt": "question",
+    "What to ask": "Ce que vous voulez demander",
+    "reset": "reinitialiser",
+    "Start a new conversation with Causette here":
+        "Commencer une nouvelle conversation avec Causette ici",
+    "history": "historique",
+    "Show your last turns with Causette here (only you see it)":
+        "Voir vos derniers échanges avec Causette ici (visible par vous seul)",
+    "model": "modele",
+    "Show the model, its context, speed and queue":
+        "Voir le modèle, son contexte, sa vitesse et la file d'attente",
+    "help": "aide",
+    "How to use Causette": "Comment utiliser Causette",
+    "cancel": "annuler",
+    "Stop your answer in progress": "Arrêter votre réponse en cours",
+    "config": "config",
+    "Choose where Causette answers in this server":
+        "Choisir où Causette répond sur ce serveur",
+    "show": "voir",
+    "Show this server's Causette settings": "Voir les réglages de Causette pour ce serveur",
+    "channel": "salon",
+    "Allow, block or clear a channel (threads and categories inherit)":
+        "Autoriser, bloquer ou effacer un salon (fils et catégories héritent)",
+    "role": "role",
+    "Allow, block or clear a role": "Autoriser, bloquer ou effacer un rôle",
+    "user": "membre",
+    "Allow, block or clear a member": "Autoriser, bloquer ou effacer un membre",
+    "mode": "mode",
+    "allow, block, or clear the rule": "autoriser, bloquer ou effacer la règle",
+    "target": "cible",
+    "The channel or category": "Le salon ou la catégorie",
+    "The role": "Le rôle",
+    "The member": "Le membre",
+    "channel-prompt": "prompt-salon",
+    "Set or clear the system prompt of a channel":
+        "Définir ou effacer le prompt système d'un salon",
+    "text": "texte",
+    "The system prompt; leave empty to clear": "Le prompt système ; vide pour l'effacer",
+    "allow": "autoriser",
+    "block": "bloquer",
+    "clear": "effacer",
+}
+
+
+def pick_locale(*candidates: object) -> str:
+    """The first supported language among Discord locales or codes ('fr', 'en-US'...)."""
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        code = str(getattr(candidate, "value", candidate)).lower()[:2]
+        if code in SUPPORTED:
+            return code
+    return "en"
+
+
+def t(key: str, locale: str = "en", **values: object) -> str:
+    """The string `key` in `locale` (English when missing), formatted with `values`."""
+    table = STRINGS[key]
+    return table.get(locale, table["en"]).format(**values)
