@@ -33,7 +33,7 @@ def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(
     ("name", "value"),
     [("N_CTX", "lots"), ("N_CTX", "16"), ("N_GPU_LAYERS", "-5"), ("TEMPERATURE", "hot"),
-     ("LOG_LEVEL", "LOUD"), ("MAX_REPLY_TOKENS", "0"), ("SYSTEM_PROMPT", "")],
+     ("LOG_LEVEL", "LOUD"), ("MAX_REPLY_TOKENS", "0"), ("SYSTEM_PROMPT", "x" * 9000)],
 )
 def test_bad_value_is_one_line_naming_the_setting(
         name: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
