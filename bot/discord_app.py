@@ -9,6 +9,7 @@ import signal
 from contextlib import AsyncExitStack
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -68,12 +69,14 @@ class CausetteBot(commands.Bot):
     async def close(self) -> None:
         """Stop taking messages, end in-flight answers (stored), then close the core."""
         self.accepting = False
-        for cog in list(self.cogs.values()):
-            shutdown = getattr(cog, "shutdown", None)
-            if shutdown is not None:
-                await shutdown()
-        await super().close()
-        await self.closers.aclose()
+        try:
+            for cog in list(self.cogs.values()):
+                shutdown = getattr(cog, "shutdown", None)
+                if shutdown is not None:
+                    await shutdown()
+            await super().close()
+        finally:
+            await self.closers.aclose()  # the database closes even if the gateway did not
 
     async def _on_app_command_error(self, interaction: discord.Interaction[Any],
                                     error: app_commands.AppCommandError) -> None:
@@ -129,7 +132,7 @@ def explain_start_error(exc: BaseException) -> DiscordStartError | None:
             "Discord refused the Message Content intent. Turn on 'Message Content Intent' "
             "in the Developer Portal (Applications > your app > Bot > Privileged Gateway "
             "Intents), then start again.")
-    if isinstance(exc, OSError):  # aiohttp's connection errors are OSErrors
+    if isinstance(exc, OSError | aiohttp.ClientError):
         return DiscordStartError(f"Could not reach Discord ({exc}); check the network.")
     return None
 
