@@ -24,8 +24,15 @@ from bot.engine import (
     SamplingParams,
 )
 from bot.locales import t
-from bot.prompts import TRUNCATION_MARKER
+from bot.prompts import (
+    PERSONA_TEMPLATE,
+    SUMMARIZE_REQUEST,
+    SUMMARIZE_SYSTEM,
+    TRANSLATE_SYSTEM,
+    TRUNCATION_MARKER,
+)
 from bot.store import MessageStatus, Store, StoredMessage
+from bot.tiers import Subject, TierDecision, Tiers
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +50,19 @@ class Inbound:
     conversation_key: str
     text: str
     locale: str = "en"
+    role_refs: tuple[str, ...] = ()
+    guild_ref: str | None = None
+    entitlement_skus: tuple[str, ...] = ()
 
     @property
     def user_ref(self) -> str:
         """The user as `platform:id`, the form the CLI and logs use."""
         return f"{self.platform}:{self.user}"
+
+    @property
+    def subject(self) -> Subject:
+        """What tier resolution looks at."""
+        return Subject(self.user_ref, self.role_refs, self.guild_ref, self.entitlement_skus)
 
 
 @dataclass
@@ -83,8 +98,12 @@ class Reply:
     def __init__(self, *, refusal: str | None = None, notices: Sequence[str] = (),
                  generation: Generation | None = None,
                  finisher: asyncio.Task[Outcome] | None = None,
-                 user_message_id: int | None = None) -> None:
+                 user_message_id: int | None = None,
+                 decision: TierDecision | None = None,
+                 refusal_reason: str | None = None) -> None:
         self.refusal = refusal
+        self.refusal_reason = refusal_reason
+        self.decision = decision
         self.notices = list(notices)
         self.user_message_id = user_message_id
         self._generation = generation
@@ -136,20 +155,27 @@ class Assistant:
         self.settings = settings
         self.store = store
         self.engine = engine
+        self.tiers = Tiers(settings, store)
         self._finishers: set[asyncio.Task[Outcome]] = set()
         self._overhead: int | None = None
 
-    async def handle(self, inbound: Inbound, *, priority: int = 0,
-                     system_prompt: str | None = None,
+    async def handle(self, inbound: Inbound, *, system_prompt: str | None = None,
                      max_tokens: int | None = None) -> Reply:
-        """Store the user's turn, build the prompt and start the answer."""
+        """Check tier and quota, store the user's turn, build the prompt, start the answer."""
         lang = inbound.locale
         if len(inbound.text) > self.settings.max_message_chars:
             return Reply(refusal=t("too_long", lang, size=len(inbound.text),
-                                   limit=self.settings.max_message_chars))
+                                   limit=self.settings.max_message_chars),
+                         refusal_reason="too_long")
         readable = clean_text(inbound.text)
         if not readable.strip():
-            return Reply(refusal=t("empty", lang))
+            return Reply(refusal=t("empty", lang), refusal_reason="empty")
+        decision = await self.tiers.resolve(inbound.subject)
+        tier = decision.tier
+        admission = await self.tiers.admit(inbound.user_ref, tier, lang)
+        if not admission.ok:
+            return Reply(refusal=admission.message, refusal_reason=admission.reason,
+                         decision=decision)
 
         user_id = await self.store.ensure_user(inbound.platform, inbound.user)
         conversation = await self.store.open_conversation(user_id, inbound.conversation_key)
@@ -157,29 +183,38 @@ class Assistant:
         user_message = await self.store.add_message(conversation, "user", inbound.text)
 
         system = system_prompt or self.settings.system_prompt
-        plan = await asyncio.to_thread(self.plan_prompt, system, history, readable, lang)
+        if tier.allows("persona"):
+            persona = await self.store.persona(inbound.user_ref)
+            if persona:
+                system = PERSONA_TEMPLATE.format(system=system, persona=persona)
+        plan = await asyncio.to_thread(self.plan_prompt, system, history, readable, lang,
+                                       tier.spec.context_tokens)
         params = SamplingParams(
-            max_tokens=max_tokens or self.settings.max_reply_tokens,
+            max_tokens=min(max_tokens or tier.spec.max_reply_tokens,
+                           self.settings.max_reply_tokens),
             temperature=self.settings.temperature,
             top_p=self.settings.top_p,
             seed=self.settings.seed,
         )
         try:
-            generation = self.engine.submit(plan.messages, params, priority)
+            generation = self.engine.submit(plan.messages, params, tier.spec.priority)
         except EngineError as exc:
-            # The user's turn stays stored: nothing they wrote is lost.
-            level = logging.INFO if isinstance(exc, EngineBusy) else logging.WARNING
-            log.log(level, "refused %s: %s", inbound.user_ref, exc)
-            refusal = (t("busy", lang, waiting=self.engine.queue_depth)
-                       if isinstance(exc, EngineBusy) else t("engine_down", lang))
-            return Reply(refusal=refusal, user_message_id=user_message)
+            # The user's turn stays stored: nothing they wrote is lost; nor is their quota.
+            await self.tiers.refund(admission, inbound.user_ref)
+            busy = isinstance(exc, EngineBusy)
+            log.log(logging.INFO if busy else logging.WARNING, "refused %s: %s",
+                    inbound.user_ref, exc)
+            refusal = t("busy", lang, waiting=self.engine.queue_depth) if busy else t(
+                "engine_down", lang)
+            return Reply(refusal=refusal, user_message_id=user_message, decision=decision,
+                         refusal_reason="busy" if busy else "engine")
         reply_id = await self.store.add_message(conversation, "assistant", "",
                                                 status="streaming")
         finisher = asyncio.create_task(self._finish(generation, user_message, reply_id))
         self._finishers.add(finisher)
         finisher.add_done_callback(self._finishers.discard)
         return Reply(notices=plan.notices, generation=generation, finisher=finisher,
-                     user_message_id=user_message)
+                     user_message_id=user_message, decision=decision)
 
     async def _finish(self, generation: Generation, user_message: int,
                       reply_id: int) -> Outcome:
@@ -194,6 +229,89 @@ class Assistant:
             text=result.text, status=status, stop_reason=result.stop_reason,
             prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
             user_message_id=user_message, assistant_message_id=reply_id, error=result.error)
+
+    # Premium commands ---------------------------------------------------------------
+
+    async def gate(self, subject: Subject, command: str, locale: str = "en") -> str | None:
+        """None when the user's tier unlocks `command`, else the polite refusal."""
+        decision = await self.tiers.resolve(subject)
+        if decision.tier.allows(command):
+            return None
+        return self.tiers.gate_message(command, locale)
+
+    async def set_persona(self, inbound: Inbound, persona: str | None) -> str:
+        """Set or clear the user's persona (gated); returns what to tell them."""
+        lang = inbound.locale
+        refusal = await self.gate(inbound.subject, "persona", lang)
+        if refusal:
+            return refusal
+        if persona is not None:
+            persona = clean_text(persona).strip()
+            limit = self.settings.persona_max_chars
+            if not persona:
+                return t("empty", lang)
+            if len(persona) > limit:
+                return t("prompt_too_long", lang, size=len(persona), limit=limit)
+        await self.store.set_persona(inbound.user_ref, persona)
+        return t("persona_set" if persona else "persona_cleared", lang)
+
+    async def show_persona(self, inbound: Inbound) -> str:
+        """The user's persona, in words (gated)."""
+        lang = inbound.locale
+        refusal = await self.gate(inbound.subject, "persona", lang)
+        if refusal:
+            return refusal
+        persona = await self.store.persona(inbound.user_ref)
+        return t("persona_show", lang, persona=persona) if persona else t("persona_none", lang)
+
+    async def transcript(self, inbound: Inbound, limit: int) -> str:
+        """The last `limit` turns of the user's conversation, as text for /summarize."""
+        turns = await self.history(inbound.platform, inbound.user, inbound.conversation_key,
+                                   limit=limit)
+        return "\n".join(f"{'User' if m.role == 'user' else 'Assistant'}: {m.content}"
+                         for m in turns if m.content.strip())
+
+    async def run_command(self, inbound: Inbound, command: str, text: str, *,
+                          language: str = "") -> Reply:
+        """A one-off premium task (summarize, translate): gated, counted, not stored in
+        the conversation. `text` is what to summarise or translate."""
+        lang = inbound.locale
+        decision = await self.tiers.resolve(inbound.subject)
+        if not decision.tier.allows(command):
+            return Reply(refusal=self.tiers.gate_message(command, lang), refusal_reason="gate",
+                         decision=decision)
+        text = clean_text(text)
+        if not text.strip():
+            return Reply(refusal=t("empty", lang), refusal_reason="empty", decision=decision)
+        admission = await self.tiers.admit(inbound.user_ref, decision.tier, lang)
+        if not admission.ok:
+            return Reply(refusal=admission.message, refusal_reason=admission.reason,
+                         decision=decision)
+        if command == "summarize":
+            system, request = SUMMARIZE_SYSTEM, SUMMARIZE_REQUEST.format(transcript=text)
+        else:
+            system, request = TRANSLATE_SYSTEM.format(language=language or "English"), text
+        plan = await asyncio.to_thread(self.plan_prompt, system, [], request, lang, 0)
+        params = SamplingParams(
+            max_tokens=min(decision.tier.spec.max_reply_tokens, self.settings.max_reply_tokens),
+            temperature=self.settings.temperature, top_p=self.settings.top_p,
+            seed=self.settings.seed)
+        try:
+            generation = self.engine.submit(plan.messages, params, decision.tier.spec.priority)
+        except EngineError:
+            await self.tiers.refund(admission, inbound.user_ref)
+            return Reply(refusal=t("busy", lang, waiting=self.engine.queue_depth),
+                         refusal_reason="busy", decision=decision)
+
+        async def finish() -> Outcome:
+            result = await generation.result()
+            return Outcome(text=result.text, status=_STATUS_BY_STOP[result.stop_reason],
+                           stop_reason=result.stop_reason, prompt_tokens=result.prompt_tokens,
+                           completion_tokens=result.completion_tokens, error=result.error)
+
+        finisher = asyncio.create_task(finish())
+        return Reply(notices=plan.notices, generation=generation, finisher=finisher,
+                     decision=decision)
 
     async def drain(self) -> None:
         """Wait until every answer in flight has been stored (used at shutdown)."""
@@ -226,8 +344,13 @@ class Assistant:
         return self._overhead
 
     def plan_prompt(self, system_prompt: str, history: Sequence[StoredMessage],
-                    text: str, locale: str = "en") -> PromptPlan:
-        """System prompt, then as much history as fits (newest kept), then the message."""
+                    text: str, locale: str = "en",
+                    history_tokens: int | None = None) -> PromptPlan:
+        """System prompt, then as much history as fits (newest kept), then the message.
+
+        `history_tokens` caps the history (the tier's context budget); the whole prompt
+        never exceeds the context left after the reply.
+        """
         budget = self.settings.prompt_token_budget
         system = ChatMessage("system", system_prompt)
         current = ChatMessage("user", text)
@@ -241,16 +364,19 @@ class Assistant:
             used = self.engine.prompt_tokens([system, current])
             notices.append(t("cut", locale, kept=len(kept), size=len(text)))
         overhead = self._message_overhead(system)
+        history_budget = budget - used if history_tokens is None else min(
+            budget - used, history_tokens)
+        spent = 0
         chosen: list[ChatMessage] = []
         for turn in reversed(history):
             content = clean_text(turn.content)
             if not content.strip() or turn.status in ("streaming", "failed"):
                 continue
             cost = self.engine.count_tokens(content) + overhead
-            if used + cost > budget:
+            if spent + cost > history_budget:
                 break
+            spent += cost
             chosen.append(ChatMessage(turn.role, content))
-            used += cost
         chosen.reverse()
         messages = [system, *chosen, current]
         # Token counts of parts need not add up exactly; the whole prompt is the truth.

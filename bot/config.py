@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.prompts import DEFAULT_SYSTEM_PROMPT
@@ -18,6 +18,39 @@ DEFAULT_MODEL_PATH = MODELS_DIR / DEFAULT_MODEL_FILE
 
 # Settings whose values must never be echoed back, even in an error line.
 SECRET_SETTINGS = frozenset({"discord_token"})
+
+
+PREMIUM_COMMANDS = ("persona", "summarize", "translate")
+
+
+class TierSpec(BaseModel):
+    """What one tier gives. Tiers are data: money and limits never depend on the model."""
+
+    rank: int = Field(ge=0, description="order of tiers, free = 0")
+    messages_per_day: int = Field(ge=0)
+    context_tokens: int = Field(ge=0, description="tokens of history in a prompt")
+    max_reply_tokens: int = Field(ge=1)
+    priority: int = Field(description="queue priority, higher first")
+    ads: bool = Field(description="whether sponsored replies may be shown")
+    commands: list[str] = Field(default_factory=list, description="premium commands unlocked")
+
+    @field_validator("commands")
+    @classmethod
+    def _known_commands(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(PREMIUM_COMMANDS))
+        if unknown:
+            raise ValueError(f"unknown premium command(s) {unknown}; known: {PREMIUM_COMMANDS}")
+        return value
+
+
+DEFAULT_TIERS: dict[str, TierSpec] = {
+    "free": TierSpec(rank=0, messages_per_day=50, context_tokens=1024, max_reply_tokens=384,
+                     priority=0, ads=True, commands=[]),
+    "plus": TierSpec(rank=1, messages_per_day=500, context_tokens=2048, max_reply_tokens=768,
+                     priority=5, ads=False, commands=["persona", "summarize"]),
+    "pro": TierSpec(rank=2, messages_per_day=5000, context_tokens=3072, max_reply_tokens=1024,
+                    priority=10, ads=False, commands=list(PREMIUM_COMMANDS)),
+}
 
 
 class SettingsError(Exception):
@@ -57,6 +90,13 @@ class Settings(BaseSettings):
     discord_dev_guild: int | None = Field(None, description="guild id for `causette sync`")
     attachment_max_bytes: int = Field(100_000, ge=0, le=25_000_000)
     channel_prompt_max_chars: int = Field(2000, ge=1, le=8000)
+    tiers: dict[str, TierSpec] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
+    sku_tiers: dict[str, str] = Field(default_factory=dict,
+                                      description="Discord SKU id -> tier name")
+    rate_limit_messages: int = Field(8, ge=1, description="messages per window per user")
+    rate_limit_window_seconds: int = Field(30, ge=1, le=86_400)
+    persona_max_chars: int = Field(1000, ge=1, le=8000)
+    summarize_max_messages: int = Field(50, ge=1, le=500)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -68,6 +108,15 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _tiers_are_consistent(self) -> Settings:
+        if "free" not in self.tiers:
+            raise ValueError("TIERS must define a 'free' tier")
+        unknown = {sku: tier for sku, tier in self.sku_tiers.items() if tier not in self.tiers}
+        if unknown:
+            raise ValueError(f"SKU_TIERS names unknown tiers: {unknown}")
+        return self
 
     @model_validator(mode="after")
     def _reply_fits_context(self) -> Settings:

@@ -116,6 +116,50 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "That prompt is too long ({size} characters; the limit is {limit}).",
         "fr": "Ce prompt est trop long ({size} caractères ; la limite est {limit}).",
     },
+    "rate_limited": {
+        "en": "You're sending messages very fast. Please wait {seconds} s and try again.",
+        "fr": "Vous envoyez des messages très vite. Attendez {seconds} s et réessayez.",
+    },
+    "quota_reached": {
+        "en": "You've used today's {limit} messages on the {tier} tier. Quotas reset at "
+              "{reset} (in about {hours} h). {upgrade}",
+        "fr": "Vous avez utilisé vos {limit} messages du jour (offre {tier}). Les quotas "
+              "repartent à {reset} (dans {hours} h environ). {upgrade}",
+    },
+    "upgrade_hint": {
+        "en": "The {tier} tier gives {limit} a day: see /premium.",
+        "fr": "L'offre {tier} en donne {limit} par jour : voir /premium.",
+    },
+    "upgrade_none": {
+        "en": "You are on the highest tier already.",
+        "fr": "Vous avez déjà l'offre la plus haute.",
+    },
+    "gate": {
+        "en": "/{command} {what} It is a premium command: it comes with the {tier} tier "
+              "and above. See /premium for how to get it.",
+        "fr": "/{command} {what} C'est une commande premium : elle vient avec l'offre "
+              "{tier} et au-delà. Voir /premium pour l'obtenir.",
+    },
+    "cmd_persona": {
+        "en": "gives Causette a custom system prompt for your conversations.",
+        "fr": "donne à Causette un prompt système personnalisé pour vos conversations.",
+    },
+    "cmd_summarize": {
+        "en": "summarises the last messages of your conversation or the channel.",
+        "fr": "résume les derniers messages de votre conversation ou du salon.",
+    },
+    "cmd_translate": {
+        "en": "translates a text into the language you choose.",
+        "fr": "traduit un texte dans la langue de votre choix.",
+    },
+    "persona_set": {
+        "en": "Persona saved: it applies to your conversations from your next message.",
+        "fr": "Persona enregistré : il s'applique à vos conversations dès votre prochain "
+              "message.",
+    },
+    "persona_cleared": {"en": "Persona cleared.", "fr": "Persona effacé."},
+    "persona_none": {"en": "You have no persona set.", "fr": "Vous n'avez pas de persona."},
+    "persona_show": {"en": "Your persona: {persona}", "fr": "Votre persona : {persona}"},
     "guild_only": {
         "en": "This command only works in a server.",
         "fr": "Cette commande ne fonctionne que sur un serveur.",

@@ -10,3 +10,18 @@ DEFAULT_SYSTEM_PROMPT = (
 # Shown to the model in place of the part of a message that did not fit the context,
 # so it knows it is reading a truncated text rather than a complete one.
 TRUNCATION_MARKER = "\n[... the rest of this message was cut: it is too long ...]"
+
+# A premium user's persona is added to the system prompt, never replacing the rules
+# the operator or the channel set.
+PERSONA_TEMPLATE = "{system}\n\nThe user asked you to take on this persona:\n{persona}"
+
+SUMMARIZE_SYSTEM = (
+    "You summarise conversations. Write a short, faithful summary of the messages the "
+    "user gives you, as a few bullet points. Do not add anything that is not in them."
+)
+SUMMARIZE_REQUEST = "Summarise these messages:\n\n{transcript}"
+
+TRANSLATE_SYSTEM = (
+    "You are a translator. Translate the user's text into {language}. Reply with the "
+    "translation only, keeping the meaning, tone and formatting."
+)

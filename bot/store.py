@@ -71,6 +71,53 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             set_at TEXT NOT NULL,
             PRIMARY KEY (guild_id, channel_id))""",
     ),
+    (
+        # Tiers. Subjects: a user ref (discord:123), a role (discord:<guild>:<role>) or a
+        # guild (discord:<guild>). Grants are revoked, never deleted: they are history.
+        """CREATE TABLE tier_grants (
+            id INTEGER PRIMARY KEY,
+            subject_kind TEXT NOT NULL CHECK (subject_kind IN ('user', 'role', 'guild')),
+            subject TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            granted_by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            revoked_at TEXT,
+            revoked_by TEXT)""",
+        """CREATE INDEX tier_grants_active ON tier_grants (subject_kind, subject)
+            WHERE revoked_at IS NULL""",
+        """CREATE TABLE entitlements (
+            id TEXT PRIMARY KEY,
+            user_ref TEXT NOT NULL,
+            sku_id TEXT NOT NULL,
+            starts_at TEXT,
+            ends_at TEXT,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX entitlements_by_user ON entitlements (user_ref)",
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL)""",
+        """CREATE TABLE usage_daily (
+            user_ref TEXT NOT NULL,
+            day TEXT NOT NULL,
+            messages INTEGER NOT NULL,
+            PRIMARY KEY (user_ref, day))""",
+        """CREATE TABLE rate_windows (
+            user_ref TEXT PRIMARY KEY,
+            window_start TEXT NOT NULL,
+            count INTEGER NOT NULL)""",
+        """CREATE TABLE personas (
+            user_ref TEXT PRIMARY KEY,
+            prompt TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -82,6 +129,33 @@ class GuildRule:
     kind: Literal["channel", "role", "user"]
     target_id: str
     mode: Literal["allow", "block"]
+
+
+@dataclass(frozen=True)
+class TierGrant:
+    """An active (or historical) tier grant."""
+
+    id: int
+    subject_kind: Literal["user", "role", "guild"]
+    subject: str
+    tier: str
+    granted_by: str
+    reason: str
+    created_at: str
+    expires_at: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who changed what, when and why."""
+
+    id: int
+    actor: str
+    action: str
+    subject: str
+    detail: str
+    reason: str
+    at: str
 
 
 class StoreError(Exception):
@@ -106,6 +180,11 @@ class StoredMessage:
 def utc_now() -> datetime:
     """The current time in UTC (the store's default clock)."""
     return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """The one timestamp format of the database: UTC ISO 8601, so text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -165,8 +244,12 @@ class Store:
         """Close the connection; the WAL is checkpointed by SQLite on close."""
         await self._db.close()
 
+    def now(self) -> datetime:
+        """The store's clock (injectable for tests of expiry and daily resets)."""
+        return self._clock()
+
     def _now(self) -> str:
-        return self._clock().isoformat(timespec="milliseconds")
+        return iso(self._clock())
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -377,3 +460,163 @@ class Store:
             "SELECT channel_id, prompt FROM channel_prompts WHERE guild_id = ?", (guild_id,),
         ) as cur:
             return {str(row[0]): str(row[1]) for row in await cur.fetchall()}
+
+    # Tiers: grants, entitlements, audit ---------------------------------------------
+
+    async def _audit(self, db: aiosqlite.Connection, actor: str, action: str, subject: str,
+                     detail: str, reason: str) -> None:
+        await db.execute(
+            "INSERT INTO audit_log (actor, action, subject, detail, reason, at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (actor, action, subject, detail, reason, self._now()))
+
+    async def grant_tier(self, subject_kind: str, subject: str, tier: str, *, granted_by: str,
+                         reason: str = "", expires_at: datetime | None = None) -> int:
+        """Give a subject a tier (replacing its active grant), audited, in one transaction."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE tier_grants SET revoked_at = ?, revoked_by = ? "
+                "WHERE subject_kind = ? AND subject = ? AND revoked_at IS NULL",
+                (self._now(), granted_by, subject_kind, subject))
+            cur = await db.execute(
+                "INSERT INTO tier_grants (subject_kind, subject, tier, granted_by, reason, "
+                "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (subject_kind, subject, tier, granted_by, reason, self._now(),
+                 iso(expires_at) if expires_at else None))
+            until = f" until {iso(expires_at)}" if expires_at else ""
+            await self._audit(db, granted_by, "grant", f"{subject_kind} {subject}",
+                              f"tier {tier}{until}", reason)
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
+
+    async def revoke_tier(self, subject_kind: str, subject: str, *, revoked_by: str,
+                          reason: str = "") -> int:
+        """Revoke a subject's active grants; return how many, audited."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "UPDATE tier_grants SET revoked_at = ?, revoked_by = ? "
+                "WHERE subject_kind = ? AND subject = ? AND revoked_at IS NULL",
+                (self._now(), revoked_by, subject_kind, subject))
+            await self._audit(db, revoked_by, "revoke", f"{subject_kind} {subject}",
+                              f"{cur.rowcount} grant(s) revoked", reason)
+            return cur.rowcount
+
+    async def active_grants(self, subject_kind: str | None = None,
+                            subjects: list[str] | None = None,
+                            prefix: str | None = None) -> list[TierGrant]:
+        """Unrevoked, unexpired grants, newest first, filtered by kind/subjects/prefix."""
+        sql = ("SELECT id, subject_kind, subject, tier, granted_by, reason, created_at, "
+               "expires_at FROM tier_grants WHERE revoked_at IS NULL "
+               "AND (expires_at IS NULL OR expires_at > ?)")
+        params: list[object] = [self._now()]
+        if subject_kind is not None:
+            sql += " AND subject_kind = ?"
+            params.append(subject_kind)
+        if subjects is not None:
+            if not subjects:
+                return []
+            sql += f" AND subject IN ({','.join('?' * len(subjects))})"
+            params.extend(subjects)
+        if prefix is not None:
+            sql += " AND subject LIKE ? ESCAPE '\\'"
+            params.append(prefix.replace("%", "\\%").replace("_", "\\_") + "%")
+        sql += " ORDER BY id DESC"
+        async with self._db.execute(sql, params) as cur:
+            return [TierGrant(*row) for row in await cur.fetchall()]
+
+    async def audit_log(self, *, limit: int = 50, subject_contains: str | None = None
+                        ) -> list[AuditEntry]:
+        """The newest audit entries first."""
+        sql = "SELECT id, actor, action, subject, detail, reason, at FROM audit_log"
+        params: list[object] = []
+        if subject_contains:
+            sql += " WHERE subject LIKE ?"
+            params.append(f"%{subject_contains}%")
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        async with self._db.execute(sql, params) as cur:
+            return [AuditEntry(*row) for row in await cur.fetchall()]
+
+    async def upsert_entitlement(self, entitlement_id: str, user_ref: str, sku_id: str, *,
+                                 starts_at: datetime | None, ends_at: datetime | None,
+                                 deleted: bool = False) -> None:
+        """Record a platform entitlement as the platform last described it."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO entitlements (id, user_ref, sku_id, starts_at, ends_at, deleted, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "user_ref = excluded.user_ref, sku_id = excluded.sku_id, "
+                "starts_at = excluded.starts_at, ends_at = excluded.ends_at, "
+                "deleted = excluded.deleted, updated_at = excluded.updated_at",
+                (entitlement_id, user_ref, sku_id, iso(starts_at) if starts_at else None,
+                 iso(ends_at) if ends_at else None, int(deleted), self._now()))
+            await self._audit(db, "platform", "entitlement", f"user {user_ref}",
+                              f"sku {sku_id} {'deleted' if deleted else 'active'}"
+                              + (f" until {iso(ends_at)}" if ends_at else ""), "")
+
+    async def active_entitlements(self, user_ref: str) -> list[tuple[str, str | None]]:
+        """(sku id, end or None) of the user's live entitlements."""
+        now = self._now()
+        async with self._db.execute(
+            "SELECT sku_id, ends_at FROM entitlements WHERE user_ref = ? AND deleted = 0 "
+            "AND (starts_at IS NULL OR starts_at <= ?) AND (ends_at IS NULL OR ends_at > ?)",
+            (user_ref, now, now),
+        ) as cur:
+            return [(str(r[0]), r[1]) for r in await cur.fetchall()]
+
+    # Quotas --------------------------------------------------------------------------
+
+    async def consume_quota(self, user_ref: str, day: str, limit: int) -> bool:
+        """Count one message for the day unless the limit is reached; one atomic statement."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO usage_daily (user_ref, day, messages) VALUES (?, ?, 1) "
+                "ON CONFLICT (user_ref, day) DO UPDATE SET messages = messages + 1 "
+                "WHERE messages < ?", (user_ref, day, limit))
+            return cur.rowcount == 1 and limit > 0
+
+    async def refund_quota(self, user_ref: str, day: str) -> None:
+        """Give back a message that was counted but not answered (e.g. the queue was full)."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE usage_daily SET messages = messages - 1 "
+                "WHERE user_ref = ? AND day = ? AND messages > 0", (user_ref, day))
+
+    async def usage(self, user_ref: str, day: str) -> int:
+        """Messages counted for the user on `day`."""
+        async with self._db.execute(
+            "SELECT messages FROM usage_daily WHERE user_ref = ? AND day = ?", (user_ref, day),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def hit_rate_limit(self, user_ref: str, window_start: str, limit: int) -> bool:
+        """Count a message in the user's current window; True when over the limit."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO rate_windows (user_ref, window_start, count) VALUES (?, ?, 1) "
+                "ON CONFLICT (user_ref) DO UPDATE SET "
+                "count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END, "
+                "window_start = excluded.window_start "
+                "WHERE window_start != excluded.window_start OR count < ?",
+                (user_ref, window_start, limit))
+            return cur.rowcount == 0
+
+    # Personas ------------------------------------------------------------------------
+
+    async def set_persona(self, user_ref: str, prompt: str | None) -> None:
+        """Set (or with None, clear) the user's persona."""
+        async with self._transaction() as db:
+            if prompt is None:
+                await db.execute("DELETE FROM personas WHERE user_ref = ?", (user_ref,))
+            else:
+                await db.execute(
+                    "INSERT INTO personas (user_ref, prompt, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (user_ref) DO UPDATE SET prompt = excluded.prompt, "
+                    "updated_at = excluded.updated_at", (user_ref, prompt, self._now()))
+
+    async def persona(self, user_ref: str) -> str | None:
+        """The user's persona, if set."""
+        async with self._db.execute(
+            "SELECT prompt FROM personas WHERE user_ref = ?", (user_ref,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None

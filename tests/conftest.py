@@ -33,6 +33,7 @@ def settings(tmp_path: Path, model_path: Path, monkeypatch: pytest.MonkeyPatch) 
         temperature=0.0,
         seed=7,
         queue_max=8,
+        rate_limit_messages=1000,
     )
 
 
