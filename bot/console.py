@@ -12,9 +12,13 @@ from typing import TextIO
 from bot.assistant import Assistant, Inbound, Reply
 
 HELP = """Commands:
-  /reset   start a new conversation (the old one stays stored)
-  /help    show this help
-  /quit    leave (Ctrl-D works too)
+  /reset                      start a new conversation (the old one stays stored)
+  /premium                    your tier, today's usage, and what each tier gives
+  /persona [set TEXT|clear]   a custom system prompt for your conversations (premium)
+  /summarize [N]              summarise the last N turns of this conversation (premium)
+  /translate LANGUAGE TEXT    translate TEXT into LANGUAGE (premium)
+  /help                       show this help
+  /quit                       leave (Ctrl-D works too)
 Anything else is sent to the assistant. Ctrl-C stops an answer in progress."""
 
 CONVERSATION_KEY = "terminal"
@@ -90,6 +94,56 @@ async def _show(reply: Reply, io: ConsoleIO) -> None:
     out.flush()
 
 
+async def _command(assistant: Assistant, inbound: Inbound,
+                   io: ConsoleIO) -> tuple[bool, Reply | None]:
+    """Run a typed /command: (whether it was one, the reply to show if it has one)."""
+    words = inbound.text.strip().split(maxsplit=1)
+    name, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
+    out = io.stdout
+    if name == "/premium":
+        out.write(await premium_summary(assistant, inbound) + "\n")
+    elif name == "/persona":
+        action, _, text = rest.partition(" ")
+        if action == "set":
+            out.write(await assistant.set_persona(inbound, text) + "\n")
+        elif action == "clear":
+            out.write(await assistant.set_persona(inbound, None) + "\n")
+        else:
+            out.write(await assistant.show_persona(inbound) + "\n")
+    elif name == "/summarize":
+        count = int(rest) if rest.strip().isdigit() else 20
+        limit = min(count, assistant.settings.summarize_max_messages)
+        refusal = await assistant.gate(inbound.subject, "summarize", inbound.locale)
+        transcript = "" if refusal else await assistant.transcript(inbound, limit)
+        return True, await assistant.run_command(inbound, "summarize", transcript or " ")
+    elif name == "/translate":
+        language, _, text = rest.partition(" ")
+        return True, await assistant.run_command(inbound, "translate", text, language=language)
+    else:
+        return False, None
+    return True, None
+
+
+async def premium_summary(assistant: Assistant, inbound: Inbound) -> str:
+    """The user's tier, why, usage today, and what each tier gives."""
+    tiers = assistant.tiers
+    decision = await tiers.resolve(inbound.subject)
+    used = await tiers.usage_today(inbound.user_ref)
+    lines = [f"You are on the {decision.tier.name} tier ({decision.source}"
+             f"{', until ' + decision.until if decision.until else ''}). "
+             f"Today: {used}/{decision.tier.spec.messages_per_day} messages; "
+             f"resets at 00:00 UTC."]
+    for tier in tiers.ordered():
+        spec = tier.spec
+        lines.append(f"  {tier.name:<5} {spec.messages_per_day} messages/day, "
+                     f"{spec.max_reply_tokens}-token answers, {spec.context_tokens} tokens "
+                     f"of memory, {'ads' if spec.ads else 'no ads'}"
+                     f"{', ' + ', '.join('/' + c for c in spec.commands) if spec.commands else ''}")
+    lines.append("Premium is granted by an operator: causette premium grant "
+                 f"{inbound.user_ref} plus")
+    return "\n".join(lines)
+
+
 async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None) -> int:
     """Chat as `local:<user>` until /quit or end of input; return an exit code."""
     io = io or ConsoleIO.from_sys()
@@ -121,12 +175,18 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
             elif not line.strip() and io.interactive:
                 continue
             else:
-                reply = await assistant.handle(Inbound("local", user, CONVERSATION_KEY, line))
-                current[:] = [reply]
-                try:
-                    await _show(reply, io)
-                finally:
-                    current.clear()
+                inbound = Inbound("local", user, CONVERSATION_KEY, line)
+                handled, reply = await _command(assistant, inbound, io)
+                if not handled and command.startswith("/"):
+                    io.stdout.write(f"Unknown command {line.split()[0]}; /help lists them.\n")
+                elif not handled:
+                    reply = await assistant.handle(inbound)
+                if reply is not None:
+                    current[:] = [reply]
+                    try:
+                        await _show(reply, io)
+                    finally:
+                        current.clear()
             io.stdout.flush()
     finally:
         if io.interactive:
