@@ -14,13 +14,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.assistant import Inbound
 from bot.config import Settings
 from bot.locales import COMMAND_FR, pick_locale, t
 from bot.runtime import Runtime, open_runtime
+from bot.tiers import Subject
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.chat", "cogs.admin")
+COGS = ("cogs.chat", "cogs.admin", "cogs.premium")
 
 
 class DiscordStartError(Exception):
@@ -85,13 +87,57 @@ class CausetteBot(commands.Bot):
             text = t("no_permission", locale)
         elif isinstance(error, app_commands.NoPrivateMessage):
             text = t("guild_only", locale)
-        elif isinstance(error, app_commands.CheckFailure):
-            text = t("error", locale, error=str(error))
+        elif isinstance(error, app_commands.CheckFailure) and str(error):
+            text = str(error)  # our checks explain themselves (e.g. the premium gate)
         else:
             log.error("command %s failed", getattr(interaction.command, "qualified_name", "?"),
                       exc_info=error)
             text = t("failed", locale)
         await send_ephemeral(interaction, text)
+
+
+def conversation_key(channel: Any) -> str:
+    """Per user per channel in servers (a thread is its own channel); per user in DMs."""
+    guild = getattr(channel, "guild", None)
+    if guild is None:
+        return "dm"
+    return f"guild:{guild.id}:channel:{channel.id}"
+
+
+def channel_chain(channel: Any) -> list[str]:
+    """The channel, then its parent channel (for threads), then its category."""
+    chain: list[str] = []
+    while channel is not None:
+        chain.append(str(channel.id))
+        channel = getattr(channel, "parent", None) or getattr(channel, "category", None)
+    return chain
+
+
+def subject_of(user: discord.abc.User, guild: discord.Guild | None,
+               entitlements: list[discord.Entitlement] | None = None) -> Subject:
+    """What tier resolution needs to know about a Discord user, here."""
+    roles = getattr(user, "roles", []) if guild is not None else []
+    return Subject(
+        user_ref=f"discord:{user.id}",
+        role_refs=tuple(f"discord:{guild.id}:{role.id}" for role in roles
+                        if guild is not None and role.id != guild.id),
+        guild_ref=f"discord:{guild.id}" if guild is not None else None,
+        entitlement_skus=tuple(str(e.sku_id) for e in entitlements or []
+                               if not e.is_expired() and (e.user_id in (None, user.id))),
+    )
+
+
+def interaction_subject(interaction: discord.Interaction[Any]) -> Subject:
+    """The subject of whoever invoked a slash command (entitlements included)."""
+    return subject_of(interaction.user, interaction.guild, interaction.entitlements)
+
+
+def interaction_inbound(interaction: discord.Interaction[Any], text: str) -> Inbound:
+    """A slash command as an Inbound for the pipeline."""
+    subject = interaction_subject(interaction)
+    return Inbound("discord", str(interaction.user.id), conversation_key(interaction.channel),
+                   text, pick_locale(interaction.locale, interaction.guild_locale),
+                   subject.role_refs, subject.guild_ref, subject.entitlement_skus)
 
 
 async def send_ephemeral(interaction: discord.Interaction[Any], text: str, **kwargs: Any) -> None:

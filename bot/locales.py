@@ -160,6 +160,49 @@ STRINGS: dict[str, dict[str, str]] = {
     "persona_cleared": {"en": "Persona cleared.", "fr": "Persona effacé."},
     "persona_none": {"en": "You have no persona set.", "fr": "Vous n'avez pas de persona."},
     "persona_show": {"en": "Your persona: {persona}", "fr": "Votre persona : {persona}"},
+    "premium_status": {
+        "en": "You are on the **{tier}** tier ({source}). Today: {used}/{limit} messages "
+              "(resets at 00:00 UTC).",
+        "fr": "Vous avez l'offre **{tier}** ({source}). Aujourd'hui : {used}/{limit} messages "
+              "(remise à zéro à 00:00 UTC).",
+    },
+    "premium_until": {"en": "Until {until} UTC.", "fr": "Jusqu'au {until} UTC."},
+    "tier_line": {
+        "en": "- **{tier}**: {messages} messages/day, {reply}-token answers, {memory} tokens "
+              "of memory, {ads}, {extras}",
+        "fr": "- **{tier}** : {messages} messages/jour, réponses de {reply} jetons, mémoire de "
+              "{memory} jetons, {ads}, {extras}",
+    },
+    "ads_yes": {"en": "sponsored replies", "fr": "réponses sponsorisées"},
+    "ads_no": {"en": "no ads", "fr": "sans publicité"},
+    "premium_buy": {
+        "en": "Subscribe with the button below (billed by Discord).",
+        "fr": "Abonnez-vous avec le bouton ci-dessous (facturé par Discord).",
+    },
+    "premium_ask_admin": {
+        "en": "Premium is granted by this server's admins (/premium grant) or the bot's "
+              "operator.",
+        "fr": "Le premium est accordé par les admins du serveur (/premium grant) ou "
+              "l'opérateur du bot.",
+    },
+    "unknown_tier": {
+        "en": "There is no tier called {tier}; tiers: {tiers}.",
+        "fr": "Il n'y a pas d'offre {tier} ; offres : {tiers}.",
+    },
+    "grant_pick_one": {
+        "en": "Pick exactly one: a member or a role.",
+        "fr": "Choisissez exactement un membre ou un rôle.",
+    },
+    "granted": {
+        "en": "{who} now has the {tier} tier (until {until}).",
+        "fr": "{who} a maintenant l'offre {tier} (jusqu'à {until}).",
+    },
+    "revoked": {"en": "Revoked {count} grant(s).", "fr": "{count} attribution(s) retirée(s)."},
+    "no_grants": {"en": "Nothing yet.", "fr": "Rien pour l'instant."},
+    "owner_only": {
+        "en": "Only the bot's owner can do this.",
+        "fr": "Seul le propriétaire du bot peut faire cela.",
+    },
     "guild_only": {
         "en": "This command only works in a server.",
         "fr": "Cette commande ne fonctionne que sur un serveur.",
@@ -208,6 +251,52 @@ COMMAND_FR: dict[str, str] = {
         "Définir ou effacer le prompt système d'un salon",
     "text": "texte",
     "The system prompt; leave empty to clear": "Le prompt système ; vide pour l'effacer",
+    "premium": "premium",
+    "Your Causette tier, and grants": "Votre offre Causette, et les attributions",
+    "status": "statut",
+    "Your tier, usage today, and what each tier gives":
+        "Votre offre, votre usage du jour et ce que donne chaque offre",
+    "grant": "accorder",
+    "Give a member or a role a tier in this server":
+        "Donner une offre à un membre ou un rôle sur ce serveur",
+    "revoke": "retirer",
+    "Remove a member's or a role's grant here": "Retirer l'offre d'un membre ou d'un rôle ici",
+    "list": "liste",
+    "Active grants in this server": "Offres accordées sur ce serveur",
+    "audit": "journal",
+    "Who changed tiers in this server, when and why":
+        "Qui a changé les offres sur ce serveur, quand et pourquoi",
+    "guild": "serveur",
+    "Bot owner: give this whole server a tier":
+        "Propriétaire du bot : donner une offre à tout le serveur",
+    "tier": "offre",
+    "free, plus or pro": "free, plus ou pro",
+    "member": "membre",
+    "days": "jours",
+    "How many days (empty: no end)": "Combien de jours (vide : sans fin)",
+    "reason": "raison",
+    "Why, for the audit log": "Pourquoi, pour le journal",
+    "persona": "persona",
+    "A custom system prompt for your conversations":
+        "Un prompt système personnalisé pour vos conversations",
+    "set": "definir",
+    "Set your persona: how Causette should act": "Définir votre persona : comment Causette agit",
+    "The persona, e.g. 'a patient maths teacher'":
+        "Le persona, par ex. « un prof de maths patient »",
+    "Show your persona": "Voir votre persona",
+    "Clear your persona": "Effacer votre persona",
+    "summarize": "resumer",
+    "Summarise the channel's or your conversation's last messages":
+        "Résumer les derniers messages du salon ou de votre conversation",
+    "scope": "portee",
+    "channel or conversation": "salon ou conversation",
+    "count": "nombre",
+    "How many messages": "Combien de messages",
+    "translate": "traduire",
+    "Translate a text into a language": "Traduire un texte dans une langue",
+    "The text to translate": "Le texte à traduire",
+    "language": "langue",
+    "Into which language": "Dans quelle langue",
     "allow": "autoriser",
     "block": "bloquer",
     "clear": "effacer",

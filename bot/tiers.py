@@ -45,6 +45,12 @@ class Subject:
     guild_ref: str | None = None  # "discord:<guild>"
     entitlement_skus: tuple[str, ...] = ()  # seen on the request itself (interactions)
 
+    @property
+    def member_ref(self) -> str | None:
+        """The user within their server: what a server admin's grant is attached to, so
+        one server's admins cannot grant premium everywhere."""
+        return f"{self.guild_ref}/{self.user_ref}" if self.guild_ref else None
+
 
 @dataclass(frozen=True)
 class TierDecision:
@@ -97,9 +103,10 @@ class Tiers:
     async def resolve(self, subject: Subject) -> TierDecision:
         """What tier this user is on, and why."""
         store = self.store
-        grants = await store.active_grants("user", [subject.user_ref])
+        subjects = [subject.user_ref] + ([subject.member_ref] if subject.member_ref else [])
+        grants = await store.active_grants("user", subjects)
         if grants:
-            return self._decision(grants[0], "user grant")
+            return self._decision(self._best(grants), "user grant")
         skus = set(subject.entitlement_skus)
         ends: dict[str, str | None] = {}
         for sku, end in await store.active_entitlements(subject.user_ref):
@@ -113,13 +120,15 @@ class Tiers:
             return TierDecision(best, "entitlement", ends.get(sku), f"subscription {sku}")
         role_grants = await store.active_grants("role", list(subject.role_refs))
         if role_grants:
-            best_grant = max(role_grants, key=lambda g: self.get(g.tier).spec.rank)
-            return self._decision(best_grant, "role grant")
+            return self._decision(self._best(role_grants), "role grant")
         if subject.guild_ref:
             guild_grants = await store.active_grants("guild", [subject.guild_ref])
             if guild_grants:
                 return self._decision(guild_grants[0], "guild grant")
         return TierDecision(self.free, "default")
+
+    def _best(self, grants: list[TierGrant]) -> TierGrant:
+        return max(grants, key=lambda grant: self.get(grant.tier).spec.rank)
 
     def _decision(self, grant: TierGrant, source: Source) -> TierDecision:
         return TierDecision(self.get(grant.tier), source, grant.expires_at,

@@ -15,7 +15,13 @@ from discord.ext import commands
 
 from bot.access import may_answer
 from bot.assistant import Inbound, Reply
-from bot.discord_app import send_ephemeral
+from bot.discord_app import (
+    channel_chain,
+    conversation_key,
+    interaction_inbound,
+    send_ephemeral,
+    subject_of,
+)
 from bot.locales import pick_locale, t
 from bot.streaming import EditCadence, split_text
 
@@ -32,23 +38,6 @@ TEXT_SUFFIXES = frozenset({
 })
 ANSWER_MENTIONS = discord.AllowedMentions(everyone=False, users=False, roles=False,
                                           replied_user=True)
-
-
-def conversation_key(channel: Any) -> str:
-    """Per user per channel in servers (a thread is its own channel); per user in DMs."""
-    guild = getattr(channel, "guild", None)
-    if guild is None:
-        return "dm"
-    return f"guild:{guild.id}:channel:{channel.id}"
-
-
-def channel_chain(channel: Any) -> list[str]:
-    """The channel, then its parent channel (for threads), then its category."""
-    chain: list[str] = []
-    while channel is not None:
-        chain.append(str(channel.id))
-        channel = getattr(channel, "parent", None) or getattr(channel, "category", None)
-    return chain
 
 
 class Sink(Protocol):
@@ -157,8 +146,9 @@ class ChatCog(commands.Cog, name="Chat"):
                 return
         locale = pick_locale(message.guild.preferred_locale if message.guild else None)
         text, notes = await self._read(message, locale)
-        inbound = Inbound("discord", str(message.author.id),
-                          conversation_key(message.channel), text, locale)
+        subject = subject_of(message.author, message.guild)
+        inbound = Inbound("discord", str(message.author.id), conversation_key(message.channel),
+                          text, locale, subject.role_refs, subject.guild_ref)
         await self.respond(inbound, ChannelSink(message), message.author.id,
                            getattr(message.channel, "id", 0), notes,
                            await self._channel_prompt(message.channel))
@@ -303,10 +293,8 @@ class ChatCog(commands.Cog, name="Chat"):
     async def ask(self, interaction: discord.Interaction[Any],
                   prompt: app_commands.Range[str, 1, 4000]) -> None:
         """Answer a question in the channel, streamed."""
-        locale = pick_locale(interaction.locale, interaction.guild_locale)
         await interaction.response.defer(thinking=True)
-        inbound = Inbound("discord", str(interaction.user.id),
-                          conversation_key(interaction.channel), prompt, locale)
+        inbound = interaction_inbound(interaction, prompt)
         await self.respond(inbound, InteractionSink(interaction), interaction.user.id,
                            interaction.channel_id or 0, [],
                            await self._channel_prompt(interaction.channel))

@@ -10,9 +10,8 @@ import discord.ext.test as dpytest
 import pytest
 
 from bot.config import Settings
-from bot.discord_app import CausetteBot, build_bot
+from bot.discord_app import CausetteBot, build_bot, channel_chain, conversation_key
 from bot.runtime import open_runtime
-from cogs.chat import channel_chain, conversation_key
 from tests.cogs.conftest import dpytest_configure
 from tests.discord_support import current, reply_to, slash
 from tests.fakes import FakeEngine
