@@ -98,6 +98,8 @@ async def _command(assistant: Assistant, inbound: Inbound,
                    io: ConsoleIO) -> tuple[bool, Reply | None]:
     """Run a typed /command: (whether it was one, the reply to show if it has one)."""
     words = inbound.text.strip().split(maxsplit=1)
+    if not words:
+        return False, None
     name, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
     out = io.stdout
     if name == "/premium":

@@ -77,3 +77,20 @@ def test_bad_model_file_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     missing = _chat(tmp_path, "hi\n", ("MODEL_PATH", str(tmp_path / "gone.gguf")))
     assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+async def test_premium_gates_in_the_terminal(runtime: Runtime) -> None:
+    async def chat(user: str, lines: str) -> str:
+        out = io.StringIO()
+        await run_chat(runtime.assistant, user, ConsoleIO(io.StringIO(lines), out, False))
+        return out.getvalue()
+
+    bob = await chat("bob", "/persona set You are a pirate.\n/translate French Hi\n/premium\n")
+    assert bob.count("premium command") == 2
+    assert "You are on the free tier" in bob
+    await runtime.assistant.tiers.grant("user", "local:ada", "plus", by="test")
+    ada = await chat("ada", "/persona set You are a pirate.\n/persona\nAhoy!\n/summarize 2\n"
+                            "/translate French Hi\n/bogus\n")
+    assert "Persona saved" in ada and "Your persona: You are a pirate." in ada
+    assert "/translate" in ada and "pro tier" in ada  # plus does not include translate
+    assert "Unknown command /bogus" in ada
