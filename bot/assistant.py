@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.ads import AdContext, AdOffer, Ads
 from bot.config import Settings
 from bot.engine import (
     ChatMessage,
@@ -156,6 +157,7 @@ class Assistant:
         self.store = store
         self.engine = engine
         self.tiers = Tiers(settings, store)
+        self.ads = Ads(settings, store)
         self._finishers: set[asyncio.Task[Outcome]] = set()
         self._overhead: int | None = None
 
@@ -229,6 +231,29 @@ class Assistant:
             text=result.text, status=status, stop_reason=result.stop_reason,
             prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
             user_message_id=user_message, assistant_message_id=reply_id, error=result.error)
+
+    async def sponsored(self, inbound: Inbound, reply: Reply) -> AdOffer | None:
+        """After a complete, stored answer: the sponsored block to show, if any.
+
+        The ad is chosen from the finished exchange and shown apart from it; it never
+        enters a prompt, so it cannot change an answer. Nothing is charged until the
+        surface calls `self.ads.delivered(offer)`.
+        """
+        if reply.decision is None or reply.refusal:
+            return None
+        outcome = await reply.outcome()
+        if outcome.status != "complete":
+            return None
+        user_id = await self.store.ensure_user(inbound.platform, inbound.user)
+        history = ""
+        if await self.store.personalize(user_id):
+            turns = await self.history(inbound.platform, inbound.user, inbound.conversation_key,
+                                       limit=20)
+            history = "\n".join(turn.content for turn in turns if turn.role == "user")
+        guild = inbound.guild_ref.partition(":")[2] if inbound.guild_ref else None
+        context = AdContext(inbound.platform, user_id, reply.decision.tier, inbound.text,
+                            outcome.text, inbound.locale, guild, history)
+        return await self.ads.choose(context)
 
     # Premium commands ---------------------------------------------------------------
 

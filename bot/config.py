@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(30, ge=1, le=86_400)
     persona_max_chars: int = Field(1000, ge=1, le=8000)
     summarize_max_messages: int = Field(50, ge=1, le=500)
+    ads_every_n_replies: int = Field(3, ge=1, description="at most one ad per N replies")
+    ads_max_per_day: int = Field(5, ge=0, description="at most M ads per user per day")
+    ads_discord_default: bool = Field(False, description="ads in servers that never chose")
+    ads_terminal: bool = True
+    ads_whatsapp: bool = True
+    ads_pacing_slack: float = Field(
+        0.05, ge=0.0, le=1.0, description="how far ahead of an even spend a campaign may be")
+    currency: str = Field("EUR", min_length=3, max_length=3)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("log_level", mode="before")

@@ -17,6 +17,8 @@ HELP = """Commands:
   /persona [set TEXT|clear]   a custom system prompt for your conversations (premium)
   /summarize [N]              summarise the last N turns of this conversation (premium)
   /translate LANGUAGE TEXT    translate TEXT into LANGUAGE (premium)
+  /ads personalize on|off     let sponsored replies match your conversation, not just
+                              your message (off by default)
   /help                       show this help
   /quit                       leave (Ctrl-D works too)
 Anything else is sent to the assistant. Ctrl-C stops an answer in progress."""
@@ -69,6 +71,16 @@ class _LineReader:
         return await self._lines.get()
 
 
+async def _show_sponsored(assistant: Assistant, inbound: Inbound, reply: Reply,
+                          io: ConsoleIO) -> None:
+    offer = await assistant.sponsored(inbound, reply)
+    if offer is None:
+        return
+    io.stdout.write("\n" + assistant.ads.block(offer, inbound.locale) + "\n")
+    io.stdout.flush()
+    await assistant.ads.delivered(offer)  # printed: now it may be charged
+
+
 async def _show(reply: Reply, io: ConsoleIO) -> None:
     out = io.stdout
     for notice in reply.notices:
@@ -112,6 +124,15 @@ async def _command(assistant: Assistant, inbound: Inbound,
             out.write(await assistant.set_persona(inbound, None) + "\n")
         else:
             out.write(await assistant.show_persona(inbound) + "\n")
+    elif name == "/ads":
+        choice = rest.strip().lower()
+        if choice in ("personalize on", "personalize off"):
+            user_id = await assistant.store.ensure_user(inbound.platform, inbound.user)
+            await assistant.store.set_personalize(user_id, choice.endswith("on"))
+            out.write(f"Ad personalisation is {choice.split()[1]}.\n")
+        else:
+            out.write("Usage: /ads personalize on|off (ads match only your current message "
+                      "unless it is on).\n")
     elif name == "/summarize":
         count = int(rest) if rest.strip().isdigit() else 20
         limit = min(count, assistant.settings.summarize_max_messages)
@@ -189,6 +210,8 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
                         await _show(reply, io)
                     finally:
                         current.clear()
+                    if not handled:
+                        await _show_sponsored(assistant, inbound, reply, io)
             io.stdout.flush()
     finally:
         if io.interactive:

@@ -203,6 +203,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Only the bot's owner can do this.",
         "fr": "Seul le propriétaire du bot peut faire cela.",
     },
+    "why_ad": {
+        "en": "Why this ad: {advertiser} paid for it; it matched {words} in {basis}; you "
+              "are on the {tier} tier. Ads are never part of the answer. /ads personalize "
+              "off stops history matching; /premium removes ads.",
+        "fr": "Pourquoi cette annonce : {advertiser} l'a payée ; elle correspond à {words} "
+              "dans {basis} ; vous avez l'offre {tier}. Les annonces ne font jamais partie "
+              "de la réponse. /ads personalize off arrête l'usage de l'historique ; /premium "
+              "supprime les annonces.",
+    },
+    "why_message": {"en": "your message", "fr": "votre message"},
+    "why_personal": {
+        "en": "your conversation (you turned personalisation on)",
+        "fr": "votre conversation (vous avez activé la personnalisation)",
+    },
     "guild_only": {
         "en": "This command only works in a server.",
         "fr": "Cette commande ne fonctionne que sur un serveur.",

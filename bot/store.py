@@ -8,6 +8,7 @@ of it behind.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -118,6 +119,56 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             prompt TEXT NOT NULL,
             updated_at TEXT NOT NULL)""",
     ),
+    (
+        # Sponsored replies. Money is integer micro-units (1e-6 of the currency) so sums
+        # are exact; the CHECK makes overspending impossible even for a buggy caller.
+        """CREATE TABLE campaigns (
+            id INTEGER PRIMARY KEY,
+            advertiser TEXT NOT NULL,
+            headline TEXT NOT NULL,
+            body TEXT NOT NULL,
+            url TEXT NOT NULL,
+            keywords TEXT NOT NULL,
+            categories TEXT NOT NULL,
+            languages TEXT NOT NULL,
+            cpm_micros INTEGER NOT NULL CHECK (cpm_micros > 0),
+            budget_micros INTEGER NOT NULL CHECK (budget_micros > 0),
+            daily_budget_micros INTEGER CHECK (daily_budget_micros > 0),
+            spent_micros INTEGER NOT NULL DEFAULT 0,
+            start_at TEXT NOT NULL,
+            end_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('draft', 'active', 'paused', 'ended', 'exhausted')),
+            guild_id TEXT,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            CHECK (spent_micros >= 0 AND spent_micros <= budget_micros))""",
+        # Users are named by internal id only; deleting a user removes their ad history.
+        """CREATE TABLE impressions (
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            platform TEXT NOT NULL,
+            matched TEXT NOT NULL,
+            cost_micros INTEGER NOT NULL,
+            day TEXT NOT NULL,
+            at TEXT NOT NULL)""",
+        "CREATE INDEX impressions_by_campaign ON impressions (campaign_id, day)",
+        "CREATE INDEX impressions_by_user ON impressions (user_id, at)",
+        """CREATE TABLE clicks (
+            id INTEGER PRIMARY KEY,
+            impression_id INTEGER NOT NULL UNIQUE REFERENCES impressions(id) ON DELETE CASCADE,
+            at TEXT NOT NULL)""",
+        """CREATE TABLE guild_ads (
+            guild_id TEXT PRIMARY KEY,
+            enabled INTEGER NOT NULL,
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL)""",
+        """CREATE TABLE ad_preferences (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            personalize INTEGER NOT NULL,
+            set_at TEXT NOT NULL)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -156,6 +207,41 @@ class AuditEntry:
     detail: str
     reason: str
     at: str
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A sponsored-reply campaign as stored (money in micro-units)."""
+
+    id: int
+    advertiser: str
+    headline: str
+    body: str
+    url: str
+    keywords: tuple[str, ...]
+    categories: tuple[str, ...]
+    languages: tuple[str, ...]
+    cpm_micros: int
+    budget_micros: int
+    daily_budget_micros: int | None
+    spent_micros: int
+    start_at: str
+    end_at: str
+    status: str
+    guild_id: str | None
+    created_by: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class CampaignDay:
+    """One campaign's figures for one day."""
+
+    campaign_id: int
+    day: str
+    impressions: int
+    clicks: int
+    spent_micros: int
 
 
 class StoreError(Exception):
@@ -620,3 +706,184 @@ class Store:
             "SELECT prompt FROM personas WHERE user_ref = ?", (user_ref,)) as cur:
             row = await cur.fetchone()
         return str(row[0]) if row else None
+
+    # Sponsored replies ---------------------------------------------------------------
+
+    _CAMPAIGN_COLUMNS = (
+        "id, advertiser, headline, body, url, keywords, categories, languages, cpm_micros, "
+        "budget_micros, daily_budget_micros, spent_micros, start_at, end_at, status, guild_id, "
+        "created_by, created_at")
+
+    @staticmethod
+    def _campaign(row: tuple[object, ...]) -> Campaign:
+        values = list(row)
+        for index in (5, 6, 7):
+            values[index] = tuple(json.loads(str(values[index])))
+        return Campaign(*values)  # type: ignore[arg-type]
+
+    async def add_campaign(self, *, advertiser: str, headline: str, body: str, url: str,
+                           keywords: list[str], categories: list[str], languages: list[str],
+                           cpm_micros: int, budget_micros: int,
+                           daily_budget_micros: int | None, start_at: str, end_at: str,
+                           status: str, guild_id: str | None, created_by: str) -> int:
+        """Store a validated campaign; returns its id."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO campaigns (advertiser, headline, body, url, keywords, categories, "
+                "languages, cpm_micros, budget_micros, daily_budget_micros, start_at, end_at, "
+                "status, guild_id, created_by, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (advertiser, headline, body, url, json.dumps(keywords), json.dumps(categories),
+                 json.dumps(languages), cpm_micros, budget_micros, daily_budget_micros,
+                 start_at, end_at, status, guild_id, created_by, self._now()))
+            await self._audit(db, created_by, "campaign add", f"campaign {cur.lastrowid}",
+                              f"{advertiser}: budget {budget_micros / 1e6:.2f}", "")
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
+
+    async def campaigns(self, *, status: str | None = None) -> list[Campaign]:
+        """All campaigns (optionally of one status), oldest first."""
+        sql = f"SELECT {self._CAMPAIGN_COLUMNS} FROM campaigns"
+        params: tuple[object, ...] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            params = (status,)
+        async with self._db.execute(sql + " ORDER BY id", params) as cur:
+            return [self._campaign(tuple(row)) for row in await cur.fetchall()]
+
+    async def campaign(self, campaign_id: int) -> Campaign | None:
+        """One campaign by id."""
+        async with self._db.execute(
+            f"SELECT {self._CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?", (campaign_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return self._campaign(tuple(row)) if row else None
+
+    async def set_campaign_status(self, campaign_id: int, status: str, *,
+                                  allowed_from: tuple[str, ...], actor: str) -> bool:
+        """Move a campaign to `status` if it is in one of `allowed_from`; audited."""
+        placeholders = ",".join("?" * len(allowed_from))
+        async with self._transaction() as db:
+            cur = await db.execute(
+                f"UPDATE campaigns SET status = ? WHERE id = ? AND status IN ({placeholders})",
+                (status, campaign_id, *allowed_from))
+            if cur.rowcount:
+                await self._audit(db, actor, f"campaign {status}", f"campaign {campaign_id}",
+                                  status, "")
+            return cur.rowcount == 1
+
+    async def end_finished_campaigns(self) -> int:
+        """Mark campaigns past their end date as ended."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "UPDATE campaigns SET status = 'ended' WHERE status IN ('active', 'paused') "
+                "AND end_at <= ?", (self._now(),))
+            return cur.rowcount
+
+    async def day_spend(self, campaign_id: int, day: str) -> int:
+        """What a campaign spent on `day`, in micro-units."""
+        async with self._db.execute(
+            "SELECT COALESCE(SUM(cost_micros), 0) FROM impressions "
+            "WHERE campaign_id = ? AND day = ?", (campaign_id, day)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def charge_impression(self, campaign_id: int, cost_micros: int, *, user_id: int,
+                                platform: str, matched: str, day: str) -> int | None:
+        """Charge one delivered impression and record it, atomically.
+
+        The UPDATE's WHERE clause is the budget guard: with the write lock held, the
+        spend, the daily spend and the status are checked and changed in one statement,
+        so no number of concurrent deliveries, in any number of processes, can take a
+        campaign past its budget. Returns the impression id, or None when not charged.
+        """
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "UPDATE campaigns SET spent_micros = spent_micros + :cost, "
+                "status = CASE WHEN spent_micros + 2 * :cost > budget_micros "
+                "THEN 'exhausted' ELSE status END "
+                "WHERE id = :id AND status = 'active' AND spent_micros + :cost <= budget_micros "
+                "AND (daily_budget_micros IS NULL OR :cost + (SELECT COALESCE(SUM(cost_micros), 0) "
+                "FROM impressions WHERE campaign_id = :id AND day = :day) <= daily_budget_micros)",
+                {"cost": cost_micros, "id": campaign_id, "day": day})
+            if cur.rowcount != 1:
+                return None
+            cur = await db.execute(
+                "INSERT INTO impressions (campaign_id, user_id, platform, matched, cost_micros, "
+                "day, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (campaign_id, user_id, platform, matched, cost_micros, day, self._now()))
+            return cur.lastrowid
+
+    async def record_click(self, impression_id: int) -> bool:
+        """Count a click once per impression; False if already counted or unknown."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO clicks (impression_id, at) SELECT id, ? FROM impressions "
+                "WHERE id = ? ON CONFLICT (impression_id) DO NOTHING",
+                (self._now(), impression_id))
+            return cur.rowcount == 1
+
+    async def impression_campaign(self, impression_id: int) -> Campaign | None:
+        """The campaign an impression belongs to."""
+        async with self._db.execute(
+            "SELECT campaign_id FROM impressions WHERE id = ?", (impression_id,)) as cur:
+            row = await cur.fetchone()
+        return await self.campaign(int(row[0])) if row else None
+
+    async def ad_counters(self, user_id: int, day: str) -> tuple[int, int, bool]:
+        """(ads shown today, assistant replies since the last ad, ever shown one)."""
+        async with self._db.execute(
+            "SELECT COUNT(*) FILTER (WHERE day = ?), MAX(at) FROM impressions WHERE user_id = ?",
+            (day, user_id)) as cur:
+            row = await cur.fetchone()
+        today = int(row[0]) if row else 0
+        last = row[1] if row else None
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.user_id = ? AND m.role = 'assistant' AND m.created_at > ?",
+            (user_id, last or ""),
+        ) as cur:
+            since = await cur.fetchone()
+        return today, int(since[0]) if since else 0, last is not None
+
+    async def set_guild_ads(self, guild_id: str, enabled: bool, set_by: str) -> None:
+        """Turn sponsored replies on or off in a Discord server; audited."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO guild_ads (guild_id, enabled, set_by, set_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (guild_id) DO UPDATE SET enabled = excluded.enabled, "
+                "set_by = excluded.set_by, set_at = excluded.set_at",
+                (guild_id, int(enabled), set_by, self._now()))
+            await self._audit(db, set_by, "sponsors", f"guild {guild_id}",
+                              "enabled" if enabled else "disabled", "")
+
+    async def guild_ads(self, guild_id: str) -> bool | None:
+        """Whether a server turned sponsored replies on (None: never chose)."""
+        async with self._db.execute(
+            "SELECT enabled FROM guild_ads WHERE guild_id = ?", (guild_id,)) as cur:
+            row = await cur.fetchone()
+        return bool(row[0]) if row else None
+
+    async def set_personalize(self, user_id: int, on: bool) -> None:
+        """The user's consent to ads matched on their history, not just their message."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO ad_preferences (user_id, personalize, set_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET personalize = excluded.personalize, "
+                "set_at = excluded.set_at", (user_id, int(on), self._now()))
+
+    async def personalize(self, user_id: int) -> bool:
+        """Whether the user opted in to personalised ads (off unless they said so)."""
+        async with self._db.execute(
+            "SELECT personalize FROM ad_preferences WHERE user_id = ?", (user_id,)) as cur:
+            row = await cur.fetchone()
+        return bool(row[0]) if row else False
+
+    async def campaign_days(self) -> list[CampaignDay]:
+        """Impressions, clicks and spend per campaign per day."""
+        async with self._db.execute(
+            "SELECT i.campaign_id, i.day, COUNT(*), COUNT(c.id), SUM(i.cost_micros) "
+            "FROM impressions i LEFT JOIN clicks c ON c.impression_id = i.id "
+            "GROUP BY i.campaign_id, i.day ORDER BY i.campaign_id, i.day") as cur:
+            return [CampaignDay(*(int(v) if k != 1 else str(v) for k, v in enumerate(row)))
+                    for row in await cur.fetchall()]

@@ -1,0 +1,383 @@
+"""Sponsored replies: campaigns, where an ad may appear, which one, and its accounting.
+
+The rules, all enforced here and tested in tests/test_ads.py:
+- never to a premium tier, never next to a sensitive topic (in the message or the
+  answer), never in a Discord server whose admins did not turn sponsors on;
+- at most one ad per N replies and M per day per user (a first eligible reply may
+  carry one);
+- matched on the user's current message only, unless they opted in to personalisation;
+- chosen by relevance x bid among campaigns with budget left and on pace;
+- never inside the prompt: it is chosen after the answer is complete and stored;
+- charged only once delivered, in one statement that cannot exceed the budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from bot.config import Settings
+from bot.locales import t
+from bot.store import Campaign, CampaignDay, Store, iso
+from bot.tiers import Tier
+from bot.topics import CATEGORIES, commercial_categories, matches, sensitive_topics
+
+log = logging.getLogger(__name__)
+
+MICROS = 1_000_000
+
+
+class CampaignFileError(Exception):
+    """A campaign file is invalid; the message names the campaign and the field."""
+
+
+class CampaignSpec(BaseModel):
+    """One campaign as an operator writes it (TOML) or an admin sends it."""
+
+    model_config = {"extra": "forbid"}
+
+    advertiser: str = Field(min_length=1, max_length=60)
+    headline: str = Field(min_length=1, max_length=80)
+    body: str = Field("", max_length=200)
+    url: str = Field(min_length=8, max_length=500)
+    keywords: list[str] = Field(default_factory=list, max_length=50)
+    categories: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    cpm: Decimal = Field(gt=0, le=10_000, description="price per 1,000 impressions")
+    budget: Decimal = Field(gt=0, le=10_000_000)
+    daily_budget: Decimal | None = Field(None, gt=0)
+    start: date
+    end: date
+    status: Literal["draft", "active", "paused"] = "active"
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        if not value.lower().startswith(("http://", "https://")) or " " in value:
+            raise ValueError("must be an http:// or https:// address")
+        return value
+
+    @field_validator("keywords")
+    @classmethod
+    def _short_keywords(cls, value: list[str]) -> list[str]:
+        cleaned = [k.strip() for k in value if k.strip()]
+        if any(len(k) > 40 for k in cleaned):
+            raise ValueError("each keyword must be at most 40 characters")
+        return cleaned
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(CATEGORIES))
+        if unknown:
+            raise ValueError(f"unknown categories {unknown}; known: {sorted(CATEGORIES)}")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str]) -> list[str]:
+        codes = [code.strip().lower() for code in value]
+        if any(len(code) != 2 or not code.isalpha() for code in codes):
+            raise ValueError("languages are two-letter codes such as en, fr")
+        return codes
+
+    @field_validator("cpm")
+    @classmethod
+    def _billable(cls, value: Decimal) -> Decimal:
+        if value * MICROS / 1000 < 1:
+            raise ValueError("cpm must be at least 0.001 (one micro-unit per impression)")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> CampaignSpec:
+        if not self.keywords and not self.categories:
+            raise ValueError("give keywords and/or categories to match")
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        if self.daily_budget is not None and self.daily_budget > self.budget:
+            raise ValueError("daily_budget is larger than budget")
+        return self
+
+
+def parse_campaigns(text: str, source: str = "campaign file") -> list[CampaignSpec]:
+    """Parse and validate a TOML file of `[[campaign]]` tables."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignFileError(f"{source}: not valid TOML ({exc})") from None
+    entries = data.get("campaign")
+    if not isinstance(entries, list) or not entries:
+        raise CampaignFileError(f"{source}: no [[campaign]] table found")
+    specs = []
+    for number, entry in enumerate(entries, start=1):
+        name = entry.get("advertiser", "?") if isinstance(entry, dict) else "?"
+        try:
+            specs.append(CampaignSpec.model_validate(entry))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "campaign"
+            message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+            raise CampaignFileError(
+                f"{source}: campaign {number} ({name}): {where}: {message}") from None
+    return specs
+
+
+def money(micros: int) -> str:
+    """Micro-units as an exact decimal amount: two decimals, more only when needed."""
+    if micros % 10_000 == 0:
+        return f"{Decimal(micros) / MICROS:.2f}"
+    return f"{(Decimal(micros) / MICROS).normalize():f}"
+
+
+@dataclass(frozen=True)
+class AdContext:
+    """What ad selection may look at: the tier, this exchange, and where it happens."""
+
+    platform: str  # "local", "discord", "whatsapp"
+    user_id: int  # internal id: ads never see platform ids
+    tier: Tier
+    message: str
+    answer: str
+    locale: str = "en"
+    guild_id: str | None = None
+    history: str = ""  # used only when the user opted in to personalisation
+
+
+@dataclass(frozen=True)
+class AdOffer:
+    """A chosen ad, not yet charged; `delivered()` charges it."""
+
+    campaign: Campaign
+    matched: tuple[str, ...]
+    cost_micros: int
+    context: AdContext
+    day: str
+    personalised: bool = False
+
+
+@dataclass
+class CampaignReport:
+    """Figures of one campaign."""
+
+    campaign: Campaign
+    impressions: int = 0
+    clicks: int = 0
+    days: list[CampaignDay] = field(default_factory=list)
+
+    @property
+    def ctr(self) -> float:
+        """Clicks per impression."""
+        return self.clicks / self.impressions if self.impressions else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        c = self.campaign
+        return {
+            "id": c.id, "advertiser": c.advertiser, "status": c.status,
+            "impressions": self.impressions, "clicks": self.clicks, "ctr": round(self.ctr, 4),
+            "spent": money(c.spent_micros), "budget": money(c.budget_micros),
+            "remaining": money(c.budget_micros - c.spent_micros),
+            "days": [{"day": d.day, "impressions": d.impressions, "clicks": d.clicks,
+                      "spent": money(d.spent_micros)} for d in self.days],
+        }
+
+
+class Ads:
+    """Campaign management, eligibility, selection and accounting."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    # Campaigns ----------------------------------------------------------------------
+
+    async def add(self, specs: list[CampaignSpec], *, actor: str,
+                  guild_id: str | None = None) -> list[int]:
+        """Store validated campaigns (server-scoped when `guild_id` is given)."""
+        ids = []
+        for spec in specs:
+            start = datetime.combine(spec.start, time(), UTC)
+            end = datetime.combine(spec.end + timedelta(days=1), time(), UTC)
+            ids.append(await self.store.add_campaign(
+                advertiser=spec.advertiser, headline=spec.headline, body=spec.body,
+                url=spec.url, keywords=spec.keywords, categories=spec.categories,
+                languages=spec.languages, cpm_micros=int(spec.cpm * MICROS),
+                budget_micros=int(spec.budget * MICROS),
+                daily_budget_micros=int(spec.daily_budget * MICROS) if spec.daily_budget else None,
+                start_at=iso(start), end_at=iso(end), status=spec.status, guild_id=guild_id,
+                created_by=actor))
+        return ids
+
+    async def add_file(self, path: Path, *, actor: str) -> list[int]:
+        """Validate and add every campaign of a TOML file (all or nothing)."""
+        try:
+            text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CampaignFileError(f"{path}: cannot read it ({exc})") from None
+        return await self.add(parse_campaigns(text, str(path)), actor=actor)
+
+    async def pause(self, campaign_id: int, actor: str) -> bool:
+        """Pause an active campaign."""
+        return await self.store.set_campaign_status(
+            campaign_id, "paused", allowed_from=("active",), actor=actor)
+
+    async def resume(self, campaign_id: int, actor: str) -> bool:
+        """Resume a paused (or draft) campaign."""
+        return await self.store.set_campaign_status(
+            campaign_id, "active", allowed_from=("paused", "draft"), actor=actor)
+
+    # Eligibility and choice ---------------------------------------------------------
+
+    async def placement_blocked(self, ctx: AdContext) -> str | None:
+        """Why no ad may appear here (None when one may)."""
+        if not ctx.tier.spec.ads:
+            return "premium"
+        if ctx.platform == "local" and not self.settings.ads_terminal:
+            return "surface off"
+        if ctx.platform == "whatsapp" and not self.settings.ads_whatsapp:
+            return "surface off"
+        if ctx.platform == "discord":
+            chosen = await self.store.guild_ads(ctx.guild_id) if ctx.guild_id else None
+            if not (self.settings.ads_discord_default if chosen is None else chosen):
+                return "server off"
+        if sensitive_topics(ctx.message) or sensitive_topics(ctx.answer):
+            return "sensitive"
+        today, since, ever = await self.store.ad_counters(ctx.user_id, self._day())
+        if today >= self.settings.ads_max_per_day:
+            return "daily cap"
+        if ever and since < self.settings.ads_every_n_replies:
+            return "frequency cap"
+        return None
+
+    def _day(self) -> str:
+        return self.store.now().date().isoformat()
+
+    def _on_pace(self, campaign: Campaign, now: datetime) -> bool:
+        start = datetime.fromisoformat(campaign.start_at)
+        end = datetime.fromisoformat(campaign.end_at)
+        flight = (end - start).total_seconds()
+        elapsed = min(1.0, max(0.0, (now - start).total_seconds() / flight)) if flight else 1.0
+        spent = campaign.spent_micros / campaign.budget_micros
+        return spent <= elapsed + self.settings.ads_pacing_slack
+
+    async def choose(self, ctx: AdContext) -> AdOffer | None:
+        """The ad to show after this answer, if any (nothing is charged yet)."""
+        if await self.placement_blocked(ctx):
+            return None
+        await self.store.end_finished_campaigns()
+        personal = bool(ctx.history) and await self.store.personalize(ctx.user_id)
+        text = f"{ctx.message}\n{ctx.history}" if personal else ctx.message
+        categories = commercial_categories(text)
+        now, day = self.store.now(), self._day()
+        best: tuple[float, AdOffer] | None = None
+        for campaign in await self.store.campaigns(status="active"):
+            if not (campaign.start_at <= iso(now) < campaign.end_at):
+                continue
+            if ctx.locale not in campaign.languages:
+                continue
+            if campaign.guild_id is not None and campaign.guild_id != ctx.guild_id:
+                continue
+            cost = campaign.cpm_micros // 1000
+            if campaign.spent_micros + cost > campaign.budget_micros:
+                continue
+            if campaign.daily_budget_micros is not None and (
+                    await self.store.day_spend(campaign.id, day) + cost
+                    > campaign.daily_budget_micros):
+                continue
+            if not self._on_pace(campaign, now):
+                continue
+            matched = matches(text, campaign.keywords) + sorted(
+                categories & set(campaign.categories))
+            if not matched:
+                continue
+            score = len(matched) * campaign.cpm_micros
+            offer = AdOffer(campaign, tuple(matched), cost, ctx, day, personal)
+            if best is None or score > best[0]:
+                best = (score, offer)
+        return best[1] if best else None
+
+    async def delivered(self, offer: AdOffer) -> int | None:
+        """The block reached the user: record and charge it (None if it could not be)."""
+        impression = await self.store.charge_impression(
+            offer.campaign.id, offer.cost_micros, user_id=offer.context.user_id,
+            platform=offer.context.platform, matched=", ".join(offer.matched), day=offer.day)
+        if impression is None:
+            log.info("impression of campaign %s not charged: budget or status changed",
+                     offer.campaign.id)
+        return impression
+
+    async def click(self, impression_id: int) -> tuple[bool, str | None]:
+        """Record a click (once per impression); returns (counted, the link)."""
+        campaign = await self.store.impression_campaign(impression_id)
+        if campaign is None:
+            return False, None
+        return await self.store.record_click(impression_id), campaign.url
+
+    # Words --------------------------------------------------------------------------
+
+    def why(self, offer: AdOffer, locale: str = "en") -> str:
+        """Why this ad: who paid, what matched, the tier, and the ways out."""
+        words = ", ".join(f'"{m.rstrip("*")}"' for m in offer.matched)
+        basis = t("why_personal" if offer.personalised else "why_message", locale)
+        return t("why_ad", locale, advertiser=offer.campaign.advertiser, words=words,
+                 basis=basis, tier=offer.context.tier.name)
+
+    def block(self, offer: AdOffer, locale: str = "en") -> str:
+        """The sponsored block as plain text (terminal, WhatsApp)."""
+        c = offer.campaign
+        lines = [f"Sponsored · {c.advertiser}", c.headline]
+        if c.body:
+            lines.append(c.body)
+        lines.append(c.url)
+        lines.append(self.why(offer, locale))
+        return "\n".join(lines)
+
+    # Reports ------------------------------------------------------------------------
+
+    async def report(self) -> list[CampaignReport]:
+        """Per campaign: impressions, clicks, CTR, spend, remaining, per day."""
+        reports = {c.id: CampaignReport(c) for c in await self.store.campaigns()}
+        for day in await self.store.campaign_days():
+            report = reports.get(day.campaign_id)
+            if report is not None:
+                report.days.append(day)
+                report.impressions += day.impressions
+                report.clicks += day.clicks
+        return list(reports.values())
+
+
+def render_chart(reports: list[CampaignReport], currency: str = "EUR") -> bytes:
+    """A PNG of impressions, clicks and spend per day (call it off the event loop)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    days = sorted({d.day for r in reports for d in r.days})
+    totals = {day: [0, 0, 0] for day in days}
+    for report in reports:
+        for d in report.days:
+            totals[d.day][0] += d.impressions
+            totals[d.day][1] += d.clicks
+            totals[d.day][2] += d.spent_micros
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    top.bar(days, [totals[d][0] for d in days], label="impressions")
+    top.bar(days, [totals[d][1] for d in days], label="clicks")
+    top.legend()
+    top.set_title("Sponsored replies")
+    bottom.plot(days, [totals[d][2] / MICROS for d in days], marker="o", color="tab:green")
+    bottom.set_ylabel(f"spend ({currency})")
+    figure.autofmt_xdate()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
