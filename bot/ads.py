@@ -261,13 +261,13 @@ class Ads:
     def _day(self) -> str:
         return self.store.now().date().isoformat()
 
-    def _on_pace(self, campaign: Campaign, now: datetime) -> bool:
+    def _on_pace(self, campaign: Campaign, now: datetime, cost: int) -> bool:
         start = datetime.fromisoformat(campaign.start_at)
         end = datetime.fromisoformat(campaign.end_at)
         flight = (end - start).total_seconds()
         elapsed = min(1.0, max(0.0, (now - start).total_seconds() / flight)) if flight else 1.0
-        spent = campaign.spent_micros / campaign.budget_micros
-        return spent <= elapsed + self.settings.ads_pacing_slack
+        after = (campaign.spent_micros + cost) / campaign.budget_micros
+        return after <= elapsed + self.settings.ads_pacing_slack
 
     async def choose(self, ctx: AdContext) -> AdOffer | None:
         """The ad to show after this answer, if any (nothing is charged yet)."""
@@ -293,7 +293,7 @@ class Ads:
                     await self.store.day_spend(campaign.id, day) + cost
                     > campaign.daily_budget_micros):
                 continue
-            if not self._on_pace(campaign, now):
+            if not self._on_pace(campaign, now, cost):
                 continue
             matched = matches(text, campaign.keywords) + sorted(
                 categories & set(campaign.categories))
