@@ -305,11 +305,15 @@ class Ads:
                 best = (score, offer)
         return best[1] if best else None
 
-    async def delivered(self, offer: AdOffer) -> int | None:
-        """The block reached the user: record and charge it (None if it could not be)."""
+    async def delivered(self, offer: AdOffer, delivery_ref: str | None = None) -> int | None:
+        """The block reached the user: record and charge it (None if it could not be).
+
+        `delivery_ref` names what was delivered (a Discord message id) so that a later
+        click on it finds its impression."""
         impression = await self.store.charge_impression(
             offer.campaign.id, offer.cost_micros, user_id=offer.context.user_id,
-            platform=offer.context.platform, matched=", ".join(offer.matched), day=offer.day)
+            platform=offer.context.platform, matched=", ".join(offer.matched), day=offer.day,
+            delivery_ref=delivery_ref)
         if impression is None:
             log.info("impression of campaign %s not charged: budget or status changed",
                      offer.campaign.id)
@@ -326,10 +330,8 @@ class Ads:
 
     def why(self, offer: AdOffer, locale: str = "en") -> str:
         """Why this ad: who paid, what matched, the tier, and the ways out."""
-        words = ", ".join(f'"{m.rstrip("*")}"' for m in offer.matched)
-        basis = t("why_personal" if offer.personalised else "why_message", locale)
-        return t("why_ad", locale, advertiser=offer.campaign.advertiser, words=words,
-                 basis=basis, tier=offer.context.tier.name)
+        return explain(offer.campaign.advertiser, offer.matched, offer.personalised,
+                       offer.context.tier.name, locale)
 
     def block(self, offer: AdOffer, locale: str = "en") -> str:
         """The sponsored block as plain text (terminal, WhatsApp)."""
@@ -353,6 +355,14 @@ class Ads:
                 report.impressions += day.impressions
                 report.clicks += day.clicks
         return list(reports.values())
+
+
+def explain(advertiser: str, matched: tuple[str, ...] | list[str], personalised: bool,
+            tier: str, locale: str = "en") -> str:
+    """The "why this ad" text."""
+    words = ", ".join(f'"{m.strip().rstrip("*")}"' for m in matched)
+    basis = t("why_personal" if personalised else "why_message", locale)
+    return t("why_ad", locale, advertiser=advertiser, words=words, basis=basis, tier=tier)
 
 
 def render_chart(reports: list[CampaignReport], currency: str = "EUR") -> bytes:

@@ -22,7 +22,7 @@ from bot.tiers import Subject
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.chat", "cogs.admin", "cogs.premium")
+COGS = ("cogs.chat", "cogs.admin", "cogs.premium", "cogs.sponsors")
 
 
 class DiscordStartError(Exception):

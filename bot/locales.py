@@ -217,6 +217,45 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "your conversation (you turned personalisation on)",
         "fr": "votre conversation (vous avez activé la personnalisation)",
     },
+    "sponsored": {"en": "Sponsored", "fr": "Sponsorisé"},
+    "sponsored_footer": {
+        "en": "Sponsored · shown on the free tier, never part of the answer",
+        "fr": "Sponsorisé · affiché en offre gratuite, jamais dans la réponse",
+    },
+    "btn_why": {"en": "Why this ad?", "fr": "Pourquoi cette annonce ?"},
+    "btn_visit": {"en": "Visit", "fr": "Visiter"},
+    "btn_upgrade": {"en": "Remove ads", "fr": "Supprimer les annonces"},
+    "ad_gone": {"en": "This ad is no longer available.", "fr": "Cette annonce n'existe plus."},
+    "ad_visit": {"en": "Here is the link: {url}", "fr": "Voici le lien : {url}"},
+    "ad_upgrade": {
+        "en": "Premium tiers have no ads: see /premium status.",
+        "fr": "Les offres premium sont sans publicité : voir /premium status.",
+    },
+    "sponsors_on": {
+        "en": "Sponsored replies are on in this server (free tier only, never near "
+              "sensitive topics).",
+        "fr": "Les réponses sponsorisées sont activées sur ce serveur (offre gratuite "
+              "seulement, jamais près de sujets sensibles).",
+    },
+    "sponsors_off": {
+        "en": "Sponsored replies are off in this server.",
+        "fr": "Les réponses sponsorisées sont désactivées sur ce serveur.",
+    },
+    "campaigns_added": {"en": "Added campaign(s) {ids}.", "fr": "Campagne(s) {ids} ajoutée(s)."},
+    "campaign_changed": {"en": "Campaign {id} updated.", "fr": "Campagne {id} mise à jour."},
+    "campaign_unchanged": {
+        "en": "Campaign {id} is not one of this server's, or is not in that state.",
+        "fr": "La campagne {id} n'est pas de ce serveur, ou n'est pas dans cet état.",
+    },
+    "personalize_on": {
+        "en": "Ads may now match your recent conversation. /ads personalize off to stop.",
+        "fr": "Les annonces peuvent maintenant utiliser votre conversation récente. "
+              "/ads personalize off pour arrêter.",
+    },
+    "personalize_off": {
+        "en": "Ads will only match the message you just sent.",
+        "fr": "Les annonces n'utiliseront que le message que vous venez d'envoyer.",
+    },
     "guild_only": {
         "en": "This command only works in a server.",
         "fr": "Cette commande ne fonctionne que sur un serveur.",
@@ -311,6 +350,34 @@ COMMAND_FR: dict[str, str] = {
     "The text to translate": "Le texte à traduire",
     "language": "langue",
     "Into which language": "Dans quelle langue",
+    "sponsors": "sponsors",
+    "Sponsored replies in this server": "Réponses sponsorisées sur ce serveur",
+    "enable": "activer",
+    "Show sponsored replies to free users here":
+        "Afficher des réponses sponsorisées aux membres gratuits ici",
+    "disable": "desactiver",
+    "Never show sponsored replies here": "Ne jamais afficher de réponses sponsorisées ici",
+    "add": "ajouter",
+    "Add this server's campaigns from a TOML file":
+        "Ajouter les campagnes du serveur depuis un fichier TOML",
+    "file": "fichier",
+    "A .toml file of [[campaign]] tables": "Un fichier .toml de tables [[campaign]]",
+    "pause": "pause",
+    "Pause one of this server's campaigns": "Mettre en pause une campagne du serveur",
+    "resume": "reprendre",
+    "Resume one of this server's campaigns": "Reprendre une campagne du serveur",
+    "campaign": "campagne",
+    "report": "rapport",
+    "Impressions, clicks and spend, with a chart":
+        "Impressions, clics et dépenses, avec un graphique",
+    "ads": "annonces",
+    "Your sponsored-reply preferences": "Vos préférences de réponses sponsorisées",
+    "personalize": "personnaliser",
+    "Let ads match your conversation, not just your message":
+        "Laisser les annonces utiliser votre conversation, pas seulement votre message",
+    "choice": "choix",
+    "on": "oui",
+    "off": "non",
     "allow": "autoriser",
     "block": "bloquer",
     "clear": "effacer",

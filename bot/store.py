@@ -150,11 +150,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
             platform TEXT NOT NULL,
             matched TEXT NOT NULL,
+            delivery_ref TEXT,
             cost_micros INTEGER NOT NULL,
             day TEXT NOT NULL,
             at TEXT NOT NULL)""",
         "CREATE INDEX impressions_by_campaign ON impressions (campaign_id, day)",
         "CREATE INDEX impressions_by_user ON impressions (user_id, at)",
+        "CREATE INDEX impressions_by_delivery ON impressions (delivery_ref)",
         """CREATE TABLE clicks (
             id INTEGER PRIMARY KEY,
             impression_id INTEGER NOT NULL UNIQUE REFERENCES impressions(id) ON DELETE CASCADE,
@@ -789,7 +791,8 @@ class Store:
         return int(row[0]) if row else 0
 
     async def charge_impression(self, campaign_id: int, cost_micros: int, *, user_id: int,
-                                platform: str, matched: str, day: str) -> int | None:
+                                platform: str, matched: str, day: str,
+                                delivery_ref: str | None = None) -> int | None:
         """Charge one delivered impression and record it, atomically.
 
         The UPDATE's WHERE clause is the budget guard: with the write lock held, the
@@ -809,9 +812,10 @@ class Store:
             if cur.rowcount != 1:
                 return None
             cur = await db.execute(
-                "INSERT INTO impressions (campaign_id, user_id, platform, matched, cost_micros, "
-                "day, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (campaign_id, user_id, platform, matched, cost_micros, day, self._now()))
+                "INSERT INTO impressions (campaign_id, user_id, platform, matched, delivery_ref, "
+                "cost_micros, day, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (campaign_id, user_id, platform, matched, delivery_ref, cost_micros, day,
+                 self._now()))
             return cur.lastrowid
 
     async def record_click(self, impression_id: int) -> bool:
@@ -822,6 +826,14 @@ class Store:
                 "WHERE id = ? ON CONFLICT (impression_id) DO NOTHING",
                 (self._now(), impression_id))
             return cur.rowcount == 1
+
+    async def impression_by_delivery(self, delivery_ref: str) -> tuple[int, str] | None:
+        """(impression id, matched words) of the ad delivered as `delivery_ref`."""
+        async with self._db.execute(
+            "SELECT id, matched FROM impressions WHERE delivery_ref = ?", (delivery_ref,),
+        ) as cur:
+            row = await cur.fetchone()
+        return (int(row[0]), str(row[1])) if row else None
 
     async def impression_campaign(self, impression_id: int) -> Campaign | None:
         """The campaign an impression belongs to."""

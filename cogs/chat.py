@@ -273,12 +273,24 @@ class ChatCog(commands.Cog, name="Chat"):
             elif outcome.status == "failed":
                 final += f"\n{t('failed', inbound.locale)}"
             await stream.show(final, final=True)
+            if not stream.dead:
+                await self._sponsored(inbound, reply, stream)
         finally:
             reply.cancel()  # no-op when finished; stops generation if we were interrupted
             self._by_user[user_id].discard(reply)
             self._by_channel[channel_id].discard(reply)
             for message in stream.messages:
                 self._by_message.pop(message.id, None)
+
+    async def _sponsored(self, inbound: Inbound, reply: Reply, stream: StreamedMessages) -> None:
+        """After the stored answer, maybe a sponsored block (a separate message)."""
+        sponsors = self.bot.get_cog("Sponsors")
+        if sponsors is None or not stream.messages:
+            return
+        offer = await self.bot.runtime.assistant.sponsored(inbound, reply)
+        if offer is not None:
+            await sponsors.show_ad(offer, stream.messages[-1].channel,  # type: ignore[attr-defined]
+                                   inbound.locale)
 
     async def shutdown(self) -> None:
         """Stop every answer in progress (each is stored as cancelled)."""

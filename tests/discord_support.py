@@ -141,6 +141,39 @@ async def slash(bot: discord.Client, member: discord.Member | discord.User,
     return adapter
 
 
+async def click(bot: discord.Client, member: discord.Member, message: discord.Message,
+                custom_id: str) -> RecordingAdapter:
+    """Press a button of `message`, as the gateway delivers it."""
+    from discord.ext.test import factories as facts
+
+    assert bot.user is not None
+    channel = message.channel
+    adapter = RecordingAdapter(bot_user=user_payload(bot.user), channel_id=channel.id)
+    token = async_context.set(adapter)
+    try:
+        data: dict[str, Any] = {
+            "id": str(next(_ids)), "application_id": str(bot.user.id), "type": 3,
+            "token": "component-token", "version": 1,
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "message": facts.dict_from_message(message), "channel_id": str(channel.id),
+            "guild_id": str(channel.guild.id), "locale": "en-US", "guild_locale": "en-US",
+            "channel": {"id": str(channel.id), "type": 0, "name": channel.name,
+                        "guild_id": str(channel.guild.id)},
+            "member": {"user": user_payload(member), "roles": [], "deaf": False, "mute": False,
+                       "joined_at": "2026-01-01T00:00:00+00:00", "permissions": "0",
+                       "flags": 0},
+            "attachment_size_limit": 8 << 20, "app_permissions": "0", "entitlements": [],
+        }
+        bot._connection.parse_interaction_create(data)
+        await dpytest.run_all_events()
+        for task in asyncio.all_tasks():  # views run each callback in a task of their own
+            if task.get_name().startswith("discord-ui-view-dispatch") and not task.done():
+                await task
+    finally:
+        async_context.reset(token)
+    return adapter
+
+
 async def reply_to(message: discord.Message, author: discord.Member, content: str) -> None:
     """A member replies to `message` (dpytest has no helper for references)."""
     from discord.ext.test import factories as facts
