@@ -44,6 +44,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(_chat(settings, args.user))
 
 
+def cmd_whatsapp(args: argparse.Namespace) -> int:
+    """Run the WhatsApp Cloud API webhook."""
+    from bot.runtime import open_runtime
+    from bot.whatsapp import missing_settings, serve
+
+    settings = load_settings()
+    _setup_logging(settings)
+    missing = missing_settings(settings)
+    if missing:
+        print(f"causette: set {', '.join(missing)} (in .env or the environment) to run the "
+              "WhatsApp webhook; see README, 'On WhatsApp'.", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        async with open_runtime(settings) as runtime:
+            return await serve(settings, runtime)
+
+    return asyncio.run(main())
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     """Register the slash commands with Discord (one guild for development, or global)."""
     settings = load_settings()
@@ -238,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = subs.add_parser("run", help="start the bot (Discord with DISCORD_TOKEN, else chat)")
     run.add_argument("--as", dest="user", default="me", help="terminal user name")
     run.set_defaults(func=cmd_run)
+
+    whatsapp = subs.add_parser("whatsapp", help="run the WhatsApp Cloud API webhook")
+    whatsapp.set_defaults(func=cmd_whatsapp)
 
     sync = subs.add_parser("sync", help="register the slash commands with Discord")
     sync.add_argument("--guild", type=int, help="sync to this server only (instant)")

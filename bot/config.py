@@ -17,7 +17,8 @@ DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_PATH = MODELS_DIR / DEFAULT_MODEL_FILE
 
 # Settings whose values must never be echoed back, even in an error line.
-SECRET_SETTINGS = frozenset({"discord_token"})
+SECRET_SETTINGS = frozenset({"discord_token", "whatsapp_verify_token", "whatsapp_app_secret",
+                             "whatsapp_access_token"})
 
 
 PREMIUM_COMMANDS = ("persona", "summarize", "translate")
@@ -97,6 +98,15 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(30, ge=1, le=86_400)
     persona_max_chars: int = Field(1000, ge=1, le=8000)
     summarize_max_messages: int = Field(50, ge=1, le=500)
+    whatsapp_host: str = "127.0.0.1"
+    whatsapp_port: int = Field(8080, ge=1, le=65535)
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_graph_url: str = Field("https://graph.facebook.com/v21.0", pattern=r"^https?://")
+    whatsapp_max_body_bytes: int = Field(1_000_000, ge=1024, le=50_000_000)
+    whatsapp_send_attempts: int = Field(4, ge=1, le=10)
+    whatsapp_retry_base_seconds: float = Field(0.5, ge=0.0, le=30.0)
     ads_every_n_replies: int = Field(3, ge=1, description="at most one ad per N replies")
     ads_max_per_day: int = Field(5, ge=0, description="at most M ads per user per day")
     ads_discord_default: bool = Field(False, description="ads in servers that never chose")

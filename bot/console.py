@@ -115,7 +115,7 @@ async def _command(assistant: Assistant, inbound: Inbound,
     name, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
     out = io.stdout
     if name == "/premium":
-        out.write(await premium_summary(assistant, inbound) + "\n")
+        out.write(await assistant.tiers.summary(inbound.subject) + "\n")
     elif name == "/persona":
         action, _, text = rest.partition(" ")
         if action == "set":
@@ -145,26 +145,6 @@ async def _command(assistant: Assistant, inbound: Inbound,
     else:
         return False, None
     return True, None
-
-
-async def premium_summary(assistant: Assistant, inbound: Inbound) -> str:
-    """The user's tier, why, usage today, and what each tier gives."""
-    tiers = assistant.tiers
-    decision = await tiers.resolve(inbound.subject)
-    used = await tiers.usage_today(inbound.user_ref)
-    lines = [f"You are on the {decision.tier.name} tier ({decision.source}"
-             f"{', until ' + decision.until if decision.until else ''}). "
-             f"Today: {used}/{decision.tier.spec.messages_per_day} messages; "
-             f"resets at 00:00 UTC."]
-    for tier in tiers.ordered():
-        spec = tier.spec
-        lines.append(f"  {tier.name:<5} {spec.messages_per_day} messages/day, "
-                     f"{spec.max_reply_tokens}-token answers, {spec.context_tokens} tokens "
-                     f"of memory, {'ads' if spec.ads else 'no ads'}"
-                     f"{', ' + ', '.join('/' + c for c in spec.commands) if spec.commands else ''}")
-    lines.append("Premium is granted by an operator: causette premium grant "
-                 f"{inbound.user_ref} plus")
-    return "\n".join(lines)
 
 
 async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None) -> int:

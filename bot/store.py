@@ -171,6 +171,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             personalize INTEGER NOT NULL,
             set_at TEXT NOT NULL)""",
     ),
+    (
+        # Inbound ids already handled (WhatsApp retries deliveries): never answer twice.
+        """CREATE TABLE processed_inbound (
+            platform TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (platform, message_id))""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -899,3 +907,21 @@ class Store:
             "GROUP BY i.campaign_id, i.day ORDER BY i.campaign_id, i.day") as cur:
             return [CampaignDay(*(int(v) if k != 1 else str(v) for k, v in enumerate(row)))
                     for row in await cur.fetchall()]
+
+    # Idempotent inbound ------------------------------------------------------------
+
+    async def claim_inbound(self, platform: str, message_id: str) -> bool:
+        """True the first time an inbound message id is seen; False on any repeat."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO processed_inbound (platform, message_id, received_at) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (platform, message_id, self._now()))
+            return cur.rowcount == 1
+
+    async def set_message_status(self, message_id: int, status: MessageStatus,
+                                 stop_reason: str | None = None) -> None:
+        """Change a stored turn's status (e.g. an answer that could not be delivered)."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE messages SET status = ?, stop_reason = COALESCE(?, stop_reason), "
+                "updated_at = ? WHERE id = ?", (status, stop_reason, self._now(), message_id))

@@ -186,6 +186,24 @@ class Tiers:
         return t("gate", locale, command=command, what=t(f"cmd_{command}", locale),
                  tier=unlock.name if unlock else "—")
 
+    async def summary(self, subject: Subject) -> str:
+        """The user's tier, why, usage today, and what each tier gives (plain text)."""
+        decision = await self.resolve(subject)
+        used = await self.usage_today(subject.user_ref)
+        lines = [f"You are on the {decision.tier.name} tier ({decision.source}"
+                 f"{', until ' + decision.until if decision.until else ''}). "
+                 f"Today: {used}/{decision.tier.spec.messages_per_day} messages; "
+                 f"resets at 00:00 UTC."]
+        for tier in self.ordered():
+            spec = tier.spec
+            extras = "".join(f", /{c}" for c in spec.commands)
+            lines.append(f"  {tier.name:<5} {spec.messages_per_day} messages/day, "
+                         f"{spec.max_reply_tokens}-token answers, {spec.context_tokens} tokens "
+                         f"of memory, {'ads' if spec.ads else 'no ads'}{extras}")
+        lines.append("Premium is granted by an operator: causette premium grant "
+                     f"{subject.user_ref} plus")
+        return "\n".join(lines)
+
     # Grants -------------------------------------------------------------------------
 
     async def grant(self, kind: SubjectKind, subject: str, tier_name: str, *, by: str,
