@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from bot.config import Settings
 from bot.locales import t
+from bot.metrics import Metrics
 from bot.store import Campaign, CampaignDay, Store, iso
 from bot.tiers import Tier
 from bot.topics import CATEGORIES, commercial_categories, matches, sensitive_topics
@@ -194,9 +195,10 @@ class CampaignReport:
 class Ads:
     """Campaign management, eligibility, selection and accounting."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.metrics = metrics
 
     # Campaigns ----------------------------------------------------------------------
 
@@ -317,6 +319,9 @@ class Ads:
         if impression is None:
             log.info("impression of campaign %s not charged: budget or status changed",
                      offer.campaign.id)
+        elif self.metrics is not None:
+            self.metrics.ad_impressions.inc()
+            self.metrics.ad_spend.inc(offer.cost_micros)
         return impression
 
     async def click(self, impression_id: int) -> tuple[bool, str | None]:
@@ -324,7 +329,10 @@ class Ads:
         campaign = await self.store.impression_campaign(impression_id)
         if campaign is None:
             return False, None
-        return await self.store.record_click(impression_id), campaign.url
+        counted = await self.store.record_click(impression_id)
+        if counted and self.metrics is not None:
+            self.metrics.ad_clicks.inc()
+        return counted, campaign.url
 
     # Words --------------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ from bot.engine import (
     SamplingParams,
 )
 from bot.locales import t
+from bot.metrics import Metrics
+from bot.privacy import Privacy
 from bot.prompts import (
     PERSONA_TEMPLATE,
     SUMMARIZE_REQUEST,
@@ -156,8 +158,10 @@ class Assistant:
         self.settings = settings
         self.store = store
         self.engine = engine
+        self.metrics = Metrics(lambda: engine.queue_depth)
         self.tiers = Tiers(settings, store)
-        self.ads = Ads(settings, store)
+        self.ads = Ads(settings, store, self.metrics)
+        self.privacy = Privacy(settings, store)
         self._finishers: set[asyncio.Task[Outcome]] = set()
         self._overhead: int | None = None
 
@@ -166,18 +170,18 @@ class Assistant:
         """Check tier and quota, store the user's turn, build the prompt, start the answer."""
         lang = inbound.locale
         if len(inbound.text) > self.settings.max_message_chars:
-            return Reply(refusal=t("too_long", lang, size=len(inbound.text),
-                                   limit=self.settings.max_message_chars),
-                         refusal_reason="too_long")
+            return self._refuse(Reply(refusal=t("too_long", lang, size=len(inbound.text),
+                                                limit=self.settings.max_message_chars),
+                                      refusal_reason="too_long"))
         readable = clean_text(inbound.text)
         if not readable.strip():
-            return Reply(refusal=t("empty", lang), refusal_reason="empty")
+            return self._refuse(Reply(refusal=t("empty", lang), refusal_reason="empty"))
         decision = await self.tiers.resolve(inbound.subject)
         tier = decision.tier
         admission = await self.tiers.admit(inbound.user_ref, tier, lang)
         if not admission.ok:
-            return Reply(refusal=admission.message, refusal_reason=admission.reason,
-                         decision=decision)
+            return self._refuse(Reply(refusal=admission.message,
+                                      refusal_reason=admission.reason, decision=decision))
 
         user_id = await self.store.ensure_user(inbound.platform, inbound.user)
         conversation = await self.store.open_conversation(user_id, inbound.conversation_key)
@@ -208,19 +212,27 @@ class Assistant:
                     inbound.user_ref, exc)
             refusal = t("busy", lang, waiting=self.engine.queue_depth) if busy else t(
                 "engine_down", lang)
-            return Reply(refusal=refusal, user_message_id=user_message, decision=decision,
-                         refusal_reason="busy" if busy else "engine")
+            return self._refuse(Reply(refusal=refusal, user_message_id=user_message,
+                                      decision=decision,
+                                      refusal_reason="busy" if busy else "engine"))
         reply_id = await self.store.add_message(conversation, "assistant", "",
                                                 status="streaming")
-        finisher = asyncio.create_task(self._finish(generation, user_message, reply_id))
+        finisher = asyncio.create_task(self._finish(generation, user_message, reply_id,
+                                                    tier.name))
         self._finishers.add(finisher)
         finisher.add_done_callback(self._finishers.discard)
         return Reply(notices=plan.notices, generation=generation, finisher=finisher,
                      user_message_id=user_message, decision=decision)
 
+    def _refuse(self, reply: Reply) -> Reply:
+        self.metrics.refused(reply.refusal_reason or "other")
+        return reply
+
     async def _finish(self, generation: Generation, user_message: int,
-                      reply_id: int) -> Outcome:
+                      reply_id: int, tier: str) -> Outcome:
         result: GenerationResult = await generation.result()
+        self.metrics.answered(tier, result.completion_tokens, result.first_token_s,
+                              result.tokens_per_second)
         status = _STATUS_BY_STOP[result.stop_reason]
         if result.error:
             log.warning("generation %s: %s", result.stop_reason, result.error)
@@ -254,6 +266,18 @@ class Assistant:
         context = AdContext(inbound.platform, user_id, reply.decision.tier, inbound.text,
                             outcome.text, inbound.locale, guild, history)
         return await self.ads.choose(context)
+
+    async def privacy_command(self, inbound: Inbound, argument: str) -> str:
+        """Typed `/privacy [export|forget [confirm]]` for text surfaces."""
+        lang, words = inbound.locale, argument.lower().split()
+        if words[:1] == ["export"]:
+            return (await self.privacy.export(inbound.user_ref)).decode("utf-8")
+        if words[:1] == ["forget"]:
+            if words[1:2] != ["confirm"]:
+                return t("forget_confirm", lang) + " /privacy forget confirm"
+            counts = await self.privacy.forget(inbound.user_ref)
+            return t("forget_done", lang, messages=counts.get("messages", 0))
+        return self.privacy.explain(lang)
 
     # Premium commands ---------------------------------------------------------------
 

@@ -18,11 +18,24 @@ from bot.store import StoreError
 CLEAR_ERRORS = (SettingsError, ModelFileError, StoreError, EngineError, DiscordStartError)
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {"time": self.formatTime(record), "level": record.levelname,
+                 "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
 
 
 async def _chat(settings: Settings, user: str) -> int:
@@ -215,6 +228,60 @@ def cmd_ads(args: argparse.Namespace) -> int:
     return asyncio.run(_ads(args, load_settings()))
 
 
+async def _privacy(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.privacy import Privacy
+    from bot.store import Store
+
+    store = await Store.open(settings.database_path)
+    try:
+        privacy = Privacy(settings, store)
+        if args.privacy_command == "export":
+            data = await privacy.export(args.user)
+            if args.out:
+                await asyncio.to_thread(Path(args.out).write_bytes, data)
+                print(f"wrote {len(data):,} bytes to {args.out}")
+            else:
+                sys.stdout.write(data.decode("utf-8") + "\n")
+        else:
+            if not args.yes:
+                print("causette: this deletes everything stored about "
+                      f"{args.user}; add --yes to confirm.", file=sys.stderr)
+                return 2
+            counts = await privacy.forget(args.user)
+            print(f"forgot {args.user}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return 0
+    finally:
+        await store.close()
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    """Export or delete everything stored about a user."""
+    return asyncio.run(_privacy(args, load_settings()))
+
+
+async def _stats(settings: Settings, as_json: bool) -> int:
+    import json
+
+    from bot.store import Store
+
+    store = await Store.open(settings.database_path)
+    try:
+        figures = await store.stats(store.now().date().isoformat())
+    finally:
+        await store.close()
+    if as_json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:<24} {value}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Figures for operators: users, messages, answers, tokens, grants, ads."""
+    return asyncio.run(_stats(load_settings(), args.json))
+
+
 def cmd_premium(args: argparse.Namespace) -> int:
     """Grant, revoke, list and show tiers; read the audit log."""
     settings = load_settings()
@@ -290,6 +357,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit = premium_subs.add_parser("audit", help="who changed what, when and why")
     audit.add_argument("--limit", type=int, default=50)
     premium.set_defaults(func=cmd_premium)
+
+    privacy = subs.add_parser("privacy", help="export or delete a user's data")
+    privacy_subs = privacy.add_subparsers(dest="privacy_command", required=True)
+    export = privacy_subs.add_parser("export", help="everything stored about USER, as JSON")
+    export.add_argument("user", type=parse_user_ref)
+    export.add_argument("--out", help="write to this file instead of stdout")
+    forget = privacy_subs.add_parser("forget", help="delete everything about USER")
+    forget.add_argument("user", type=parse_user_ref)
+    forget.add_argument("--yes", action="store_true", help="confirm the deletion")
+    privacy.set_defaults(func=cmd_privacy)
+
+    stats = subs.add_parser("stats", help="figures for operators")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=cmd_stats)
 
     ads = subs.add_parser("ads", help="sponsored replies: add, list, pause, resume, report")
     ads_subs = ads.add_subparsers(dest="ads_command", required=True)

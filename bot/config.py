@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     whatsapp_max_body_bytes: int = Field(1_000_000, ge=1024, le=50_000_000)
     whatsapp_send_attempts: int = Field(4, ge=1, le=10)
     whatsapp_retry_base_seconds: float = Field(0.5, ge=0.0, le=30.0)
+    retention_days: int = Field(0, ge=0, le=36_500,
+                                description="delete messages older than this; 0 = keep")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus on 127.0.0.1; 0 = off")
+    log_format: Literal["text", "json"] = "text"
     ads_every_n_replies: int = Field(3, ge=1, description="at most one ad per N replies")
     ads_max_per_day: int = Field(5, ge=0, description="at most M ads per user per day")
     ads_discord_default: bool = Field(False, description="ads in servers that never chose")

@@ -17,6 +17,7 @@ HELP = """Commands:
   /persona [set TEXT|clear]   a custom system prompt for your conversations (premium)
   /summarize [N]              summarise the last N turns of this conversation (premium)
   /translate LANGUAGE TEXT    translate TEXT into LANGUAGE (premium)
+  /privacy [export|forget]    what is stored; all of it as JSON; delete it all
   /ads personalize on|off     let sponsored replies match your conversation, not just
                               your message (off by default)
   /help                       show this help
@@ -124,6 +125,8 @@ async def _command(assistant: Assistant, inbound: Inbound,
             out.write(await assistant.set_persona(inbound, None) + "\n")
         else:
             out.write(await assistant.show_persona(inbound) + "\n")
+    elif name == "/privacy":
+        out.write(await assistant.privacy_command(inbound, rest) + "\n")
     elif name == "/ads":
         choice = rest.strip().lower()
         if choice in ("personalize on", "personalize off"):

@@ -22,7 +22,7 @@ from bot.tiers import Subject
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.chat", "cogs.admin", "cogs.premium", "cogs.sponsors")
+COGS = ("cogs.chat", "cogs.admin", "cogs.premium", "cogs.sponsors", "cogs.privacy")
 
 
 class DiscordStartError(Exception):

@@ -256,6 +256,53 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Ads will only match the message you just sent.",
         "fr": "Les annonces n'utiliseront que le message que vous venez d'envoyer.",
     },
+    "privacy_explain": {
+        "en": "**What Causette stores, and why**\n"
+              "- Your messages and its answers, to remember the conversation. {retention}\n"
+              "- Your tier, grants and subscriptions, and how many messages you sent today, "
+              "to apply limits.\n"
+              "- Sponsored replies shown to you and clicks (by an internal id, never your "
+              "name), to bill advertisers honestly. Ads match your current message unless "
+              "you turn on personalisation.\n"
+              "Nothing leaves this machine: the model runs here. `/privacy export` gives "
+              "you all of it; `/privacy forget` deletes it (billing records keep only an "
+              "anonymous id).",
+        "fr": "**Ce que Causette enregistre, et pourquoi**\n"
+              "- Vos messages et ses réponses, pour se souvenir de la conversation. "
+              "{retention}\n"
+              "- Votre offre, vos attributions et abonnements, et le nombre de messages du "
+              "jour, pour appliquer les limites.\n"
+              "- Les réponses sponsorisées affichées et les clics (sous un identifiant "
+              "interne, jamais votre nom), pour facturer honnêtement. Les annonces ne "
+              "regardent que votre message, sauf si vous activez la personnalisation.\n"
+              "Rien ne quitte cette machine : le modèle tourne ici. `/privacy export` vous "
+              "donne tout ; `/privacy forget` efface tout (la facturation ne garde qu'un "
+              "identifiant anonyme).",
+    },
+    "retention_days": {
+        "en": "Messages are deleted after {days} days.",
+        "fr": "Les messages sont effacés après {days} jours.",
+    },
+    "retention_forever": {
+        "en": "They are kept until you delete them.",
+        "fr": "Ils sont gardés jusqu'à ce que vous les effaciez.",
+    },
+    "forget_confirm": {
+        "en": "This deletes all your conversations and data here, for good. Sure?",
+        "fr": "Cela efface définitivement toutes vos conversations et données ici. "
+              "Confirmer ?",
+    },
+    "forget_done": {
+        "en": "Done: your data is deleted ({messages} messages).",
+        "fr": "C'est fait : vos données sont effacées ({messages} messages).",
+    },
+    "forget_cancelled": {"en": "Nothing was deleted.", "fr": "Rien n'a été effacé."},
+    "btn_delete": {"en": "Delete everything", "fr": "Tout effacer"},
+    "btn_keep": {"en": "Keep my data", "fr": "Garder mes données"},
+    "export_ready": {
+        "en": "Here is everything stored about you.",
+        "fr": "Voici tout ce qui est enregistré sur vous.",
+    },
     "guild_only": {
         "en": "This command only works in a server.",
         "fr": "Cette commande ne fonctionne que sur un serveur.",
@@ -378,6 +425,17 @@ COMMAND_FR: dict[str, str] = {
     "choice": "choix",
     "on": "oui",
     "off": "non",
+    "privacy": "confidentialite",
+    "What Causette stores about you": "Ce que Causette enregistre sur vous",
+    "about": "apropos",
+    "What is stored, why, and for how long": "Ce qui est enregistré, pourquoi et combien de temps",
+    "export": "exporter",
+    "Everything stored about you, as a JSON file":
+        "Tout ce qui est enregistré sur vous, en fichier JSON",
+    "forget": "oublier",
+    "Delete everything stored about you": "Effacer tout ce qui est enregistré sur vous",
+    "stats": "stats",
+    "Usage, answers, tokens and ads today": "Usage, réponses, jetons et annonces du jour",
     "allow": "autoriser",
     "block": "bloquer",
     "clear": "effacer",

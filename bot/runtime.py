@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,12 +38,30 @@ async def open_runtime(settings: Settings, engine: Engine | None = None
             assistant = Assistant(settings, store, engine)
             log.info("ready: model %s, database %s", engine.info.model_name,
                      settings.database_path)
+            if settings.metrics_port:
+                assistant.metrics.serve(settings.metrics_port)
+            retention = asyncio.create_task(_retention_loop(assistant))
             try:
                 yield Runtime(settings, store, engine, assistant)
             finally:
+                retention.cancel()
                 await engine.close()  # cancels what is queued or running...
                 await assistant.drain()  # ...and each of those turns is stored as such
         finally:
             await engine.close()
     finally:
         await store.close()
+
+
+async def _retention_loop(assistant: Assistant) -> None:
+    """Apply RETENTION_DAYS at start-up, then once a day."""
+    if not assistant.settings.retention_days:
+        return
+    while True:
+        try:
+            deleted = await assistant.privacy.apply_retention()
+            if deleted:
+                log.info("retention: deleted %s old messages", deleted)
+        except Exception:  # a locked database today is retried tomorrow
+            log.exception("retention failed")
+        await asyncio.sleep(86_400)

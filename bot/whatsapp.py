@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 WHATSAPP_LIMIT = 4096
 CONVERSATION_KEY = "whatsapp"
 HELP = ("Commands: /reset starts a new conversation, /premium shows your tier and usage, "
-        "/help shows this. Anything else is a question for the assistant.")
+        "/privacy says what is stored (/privacy export, /privacy forget), /help shows "
+        "this. Anything else is a question for the assistant.")
 
 
 class GraphError(Exception):
@@ -230,6 +231,10 @@ class WhatsAppBot:
             return
         if command == "/help":
             await self._send(message, HELP)
+            return
+        if command.startswith("/privacy"):
+            answer = await assistant.privacy_command(inbound, message.text.strip()[8:])
+            await self._send(message, answer)
             return
         if command == "/premium":
             await self._send(message, await assistant.tiers.summary(inbound.subject))
