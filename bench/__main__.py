@@ -16,7 +16,19 @@ def main(argv: list[str] | None = None) -> int:
     pipeline.add_argument("--runs", type=int, default=5, help="runs of each, interleaved")
     pipeline.add_argument("--tokens", type=int, default=128, help="max tokens per answer")
     pipeline.add_argument("--json", action="store_true", help="print one JSON object")
+    load = subs.add_parser("load", help="200 simulated users through the pipeline")
+    load.add_argument("--users", type=int, default=200)
+    load.add_argument("--messages", type=int, default=2, help="messages per user")
+    load.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+
+    if args.name == "load":
+        from bench import load as bench_load
+
+        figures = asyncio.run(bench_load.run(users=args.users, messages=args.messages))
+        print(json.dumps(figures) if args.json else "\n".join(
+            f"{key:<20} {value}" for key, value in figures.items()))
+        return 0
 
     from bench import pipeline as bench_pipeline
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 
 from bot.prompts import DEFAULT_SYSTEM_PROMPT
 
@@ -181,3 +183,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise SettingsError(_describe(dict(first))) from None
+    except PydanticSettingsError as exc:  # a complex setting (TIERS, SKU_TIERS) that is not JSON
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = match.group(1).upper() if match else "settings"
+        raise SettingsError(f"Invalid setting {name}: it must be valid JSON") from None

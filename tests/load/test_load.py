@@ -1,0 +1,18 @@
+"""200 simulated users through the pipeline on the real model, for a bounded time."""
+
+from __future__ import annotations
+
+from bench.load import run
+
+
+async def test_two_hundred_users_lose_nothing() -> None:
+    figures = await run(users=200, messages=2, spread_s=6.0)
+    print("\nload:", figures)  # the figures, for the record (pytest -s shows them)
+    assert figures["messages_sent"] == 400
+    assert figures["accepted"] + figures["refused_busy"] == 400
+    assert figures["accepted"] > 0 and figures["refused_other"] == 0
+    assert figures["incomplete"] == 0
+    assert figures["lost"] == 0 and figures["duplicated"] == 0
+    assert figures["user_turns_stored"] == 400  # refused ones are stored too
+    assert figures["answers_complete"] == figures["accepted"]
+    assert figures["rss_after_mb"] - figures["rss_before_mb"] < 60  # flat, within noise
