@@ -203,7 +203,8 @@ class Assistant:
             seed=self.settings.seed,
         )
         try:
-            generation = self.engine.submit(plan.messages, params, tier.spec.priority)
+            generation = self.engine.submit(plan.messages, params, tier.spec.priority,
+                                            cache_key=f"conversation:{conversation}")
         except EngineError as exc:
             # The user's turn stays stored: nothing they wrote is lost; nor is their quota.
             await self.tiers.refund(admission, inbound.user_ref)

@@ -79,6 +79,7 @@ class GenerationResult:
     queued_s: float = 0.0
     first_token_s: float | None = None
     decode_s: float = 0.0
+    cached_tokens: int = 0  # prompt tokens whose KV was already there (not prefilled)
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -109,10 +110,11 @@ class Generation:
     """One request in flight: iterate it for text deltas, cancel it at any time."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, messages: Sequence[ChatMessage],
-                 params: SamplingParams, priority: int) -> None:
+                 params: SamplingParams, priority: int, cache_key: str | None = None) -> None:
         self.messages = tuple(messages)
         self.params = params
         self.priority = priority
+        self.cache_key = cache_key  # the conversation, so its KV can stay resident
         self.submitted = time.perf_counter()
         self._loop = loop
         self._deltas: asyncio.Queue[object] = asyncio.Queue()
@@ -175,7 +177,7 @@ class Engine(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     def submit(self, messages: Sequence[ChatMessage], params: SamplingParams,
-               priority: int = 0) -> Generation: ...
+               priority: int = 0, cache_key: str | None = None) -> Generation: ...
     def count_tokens(self, text: str) -> int: ...
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
     def truncate(self, text: str, max_tokens: int) -> str: ...
@@ -204,7 +206,7 @@ class LlamaEngine:
         self._formatter: Any = None
         self._gguf: GGUFInfo | None = None
         self._closed = False
-        self._running: Generation | None = None
+        self._running: set[Generation] = set()
         self._speeds: deque[float] = deque(maxlen=20)
         self.info: EngineInfo
 
@@ -225,8 +227,8 @@ class LlamaEngine:
             return
         self._closed = True
         self._cancel_pending("the engine is shutting down")
-        if self._running is not None:
-            self._running.cancel()
+        for generation in list(self._running):
+            generation.cancel()
         self._queue.put_nowait(_Job((float("inf"), next(self._order)), None))
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
@@ -244,11 +246,12 @@ class LlamaEngine:
     # Requests ---------------------------------------------------------------------
 
     def submit(self, messages: Sequence[ChatMessage], params: SamplingParams,
-               priority: int = 0) -> Generation:
+               priority: int = 0, cache_key: str | None = None) -> Generation:
         """Queue a chat request (higher priority first, FIFO within); never blocks."""
         if self._closed or self._llm is None:
             raise EngineError("The model is not running; try again in a moment.")
-        generation = Generation(asyncio.get_running_loop(), messages, params, priority)
+        generation = Generation(asyncio.get_running_loop(), messages, params, priority,
+                                cache_key)
         try:
             self._queue.put_nowait(_Job((-priority, next(self._order)), generation))
         except queue.Full:
@@ -322,22 +325,35 @@ class LlamaEngine:
             loop.call_soon_threadsafe(_set_exception, loaded, error)
             return
         loop.call_soon_threadsafe(_set_result, loaded)
+        try:
+            self._serve()
+        finally:
+            self._unload()
+
+    def _serve(self) -> None:
+        """The worker's loop: one request at a time through the high-level API."""
         while True:
             job = self._queue.get()
             generation = job.generation
             if generation is None:
                 break
-            self._running = generation
+            self._running.add(generation)
             try:
                 generation._finish(self._generate(generation))
             except Exception as exc:  # one bad request never kills the worker
                 log.exception("generation failed")
                 generation._finish(GenerationResult("", "error", error=str(exc)))
             finally:
-                self._running = None
+                self._running.discard(generation)
+
+    def _unload(self) -> None:
         if self._llm is not None:
             self._llm.close()
             self._llm = None
+
+    def _own_context_tokens(self) -> int:
+        """Context of the high-level Llama object (the batched engine keeps its own)."""
+        return self.settings.n_ctx
 
     def _load(self) -> None:
         from llama_cpp import Llama
@@ -347,7 +363,7 @@ class LlamaEngine:
         self._gguf = gguf = read_gguf(settings.model_path)
         llm = Llama(
             model_path=str(settings.model_path),
-            n_ctx=settings.n_ctx,
+            n_ctx=self._own_context_tokens(),
             n_threads=settings.threads,
             n_threads_batch=settings.threads,
             n_batch=settings.n_batch,
@@ -368,7 +384,7 @@ class LlamaEngine:
             model_name=gguf.name,
             model_path=settings.model_path,
             architecture=gguf.architecture,
-            n_ctx=llm.n_ctx(),
+            n_ctx=settings.n_ctx,
             trained_context=gguf.context_length,
             chat_template_source=gguf.chat_template_source,
             gpu_layers=settings.n_gpu_layers,

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from bot.assistant import Assistant
 from bot.config import Settings
-from bot.engine import Engine, LlamaEngine
+from bot.engine import Engine
+from bot.engine_batched import BatchedLlamaEngine
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ async def open_runtime(settings: Settings, engine: Engine | None = None
     """Open the database and load the model; on exit finish in-flight turns and close."""
     store = await Store.open(settings.database_path)
     try:
-        engine = engine or LlamaEngine(settings)
+        engine = engine or BatchedLlamaEngine(settings)
         await engine.start()
         try:
             assistant = Assistant(settings, store, engine)

@@ -40,8 +40,9 @@ class FakeEngine:
             task.cancel()
 
     def submit(self, messages: Sequence[ChatMessage], params: SamplingParams,
-               priority: int = 0) -> Generation:
-        generation = Generation(asyncio.get_running_loop(), messages, params, priority)
+               priority: int = 0, cache_key: str | None = None) -> Generation:
+        generation = Generation(asyncio.get_running_loop(), messages, params, priority,
+                                cache_key)
         self.prompts.append(list(messages))
         self.priorities.append(priority)
         task = asyncio.create_task(self._run(generation))

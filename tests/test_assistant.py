@@ -134,7 +134,8 @@ async def test_four_conversations_at_once_all_complete(runtime: Runtime) -> None
 
 
 async def test_full_queue_refuses_cleanly_and_keeps_the_turn(settings: Settings) -> None:
-    async with open_runtime(settings.model_copy(update={"queue_max": 1})) as runtime:
+    one_slot = settings.model_copy(update={"queue_max": 1, "n_parallel": 1})
+    async with open_runtime(one_slot) as runtime:
         assistant = runtime.assistant
         first = await assistant.handle(msg("Write a poem about the moon.", "u1"))
         async for _ in first:

@@ -185,7 +185,9 @@ async def test_talking_to_the_model_changes_no_tier(settings: Settings) -> None:
 
 
 async def test_premium_overtakes_free_in_the_real_queue(settings: Settings) -> None:
-    async with open_runtime(settings.model_copy(update={"max_reply_tokens": 24})) as runtime:
+    # One sequence, so the queue decides who goes next (with more, both start at once).
+    one_at_a_time = settings.model_copy(update={"max_reply_tokens": 24, "n_parallel": 1})
+    async with open_runtime(one_at_a_time) as runtime:
         assistant = runtime.assistant
         await assistant.tiers.grant("user", "local:vip", "pro", by="op")
         blocker = await assistant.handle(Inbound("local", "first", "t", "Count to twenty."))
