@@ -16,12 +16,21 @@ def main(argv: list[str] | None = None) -> int:
     pipeline.add_argument("--runs", type=int, default=5, help="runs of each, interleaved")
     pipeline.add_argument("--tokens", type=int, default=128, help="max tokens per answer")
     pipeline.add_argument("--json", action="store_true", help="print one JSON object")
+    engine = subs.add_parser("engine", help="batched engine vs reference and naive baselines")
+    engine.add_argument("--tokens", type=int, default=128, help="max tokens per answer")
+    engine.add_argument("--json", action="store_true", help="print one JSON object")
     load = subs.add_parser("load", help="200 simulated users through the pipeline")
     load.add_argument("--users", type=int, default=200)
     load.add_argument("--messages", type=int, default=2, help="messages per user")
     load.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
 
+    if args.name == "engine":
+        from bench import engine as bench_engine
+
+        figures = asyncio.run(bench_engine.run(max_tokens=args.tokens))
+        print(json.dumps(figures) if args.json else bench_engine.table(figures))
+        return 0
     if args.name == "load":
         from bench import load as bench_load
 

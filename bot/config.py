@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     n_batch: int = Field(512, ge=8, le=65_536)
     n_parallel: int = Field(4, ge=1, le=64,
                             description="conversations decoded together in one batch")
+    kv_unified: bool = Field(
+        False, description="one KV buffer for all sequences: faster, not bit-exact")
     n_gpu_layers: int = Field(0, ge=-1, description="-1 = all layers on the GPU, 0 = CPU")
     max_reply_tokens: int = Field(512, ge=1, le=65_536)
     temperature: float = Field(0.7, ge=0.0, le=5.0)

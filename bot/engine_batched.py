@@ -88,7 +88,7 @@ class BatchedLlamaEngine(LlamaEngine):
         params.n_threads_batch = settings.threads
         # One KV stream per sequence: each conversation then decodes exactly as it would
         # alone (measured: greedy texts identical; a unified cache drifted after ~11 tokens).
-        params.kv_unified = False
+        params.kv_unified = self.settings.kv_unified
         params.no_perf = True
         assert self._llm is not None
         self._ctx = llama_cpp.llama_init_from_model(self._llm.model, params)

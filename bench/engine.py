@@ -1,0 +1,208 @@
+"""The engine benchmark: reference loop, naive baseline, batched engine at 1/2/4/8
+conversations, the six-turn four-user interleaved conversation, loop lag, peak memory.
+
+Everything runs in one process on the same model and threads, one part after the
+other, so the ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import statistics
+import time
+from typing import Any
+
+from bot.config import Settings, load_settings
+from bot.engine import ChatMessage, SamplingParams
+from bot.engine_batched import BatchedLlamaEngine
+
+SYSTEM = "You are a helpful assistant."
+QUESTIONS = [
+    "Write a detailed story about a lighthouse keeper and a storm.",
+    "Explain how bread is made, step by step, in detail.",
+    "Describe a journey across the mountains in winter.",
+    "Tell me everything you know about the history of tea.",
+    "Write a long letter from a sailor to his family.",
+    "Describe a busy market in a big city at dawn.",
+    "Explain how a bicycle works, part by part.",
+    "Tell a long fairy tale about a clever fox.",
+]
+
+
+def _chat(question: str) -> list[ChatMessage]:
+    return [ChatMessage("system", SYSTEM), ChatMessage("user", question)]
+
+
+def reference_tps(engine: BatchedLlamaEngine, settings: Settings, max_tokens: int) -> float:
+    """A plain single-sequence greedy loop over llama-cpp-python's low-level API."""
+    import llama_cpp
+
+    assert engine._llm is not None
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx, params.n_batch, params.n_seq_max = settings.n_ctx, settings.n_batch, 1
+    params.n_threads = params.n_threads_batch = settings.threads
+    ctx = llama_cpp.llama_init_from_model(engine._llm.model, params)
+    vocab = llama_cpp.llama_model_get_vocab(engine._llm.model)
+    batch = llama_cpp.llama_batch_init(settings.n_batch, 0, 1)
+    sampler = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+    llama_cpp.llama_sampler_chain_add(sampler, llama_cpp.llama_sampler_init_greedy())
+    try:
+        tokens = engine.render(_chat(QUESTIONS[0]))
+
+        def decode(chunk: list[int], start: int) -> None:
+            batch.n_tokens = len(chunk)
+            for i, token in enumerate(chunk):
+                batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, start + i, 1
+                batch.seq_id[i][0], batch.logits[i] = 0, i == len(chunk) - 1
+            assert llama_cpp.llama_decode(ctx, batch) == 0
+
+        decode(tokens, 0)
+        position, produced, first, last = len(tokens), 0, 0.0, 0.0
+        while produced < max_tokens:
+            token = llama_cpp.llama_sampler_sample(sampler, ctx, -1)
+            last = time.perf_counter()
+            first = first or last
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                break
+            produced += 1
+            decode([token], position)
+            position += 1
+        return (produced - 1) / (last - first) if produced > 1 else 0.0
+    finally:
+        llama_cpp.llama_sampler_free(sampler)
+        llama_cpp.llama_batch_free(batch)
+        llama_cpp.llama_free(ctx)
+
+
+def naive_tps(settings: Settings, max_tokens: int, users: int = 4) -> float:
+    """llama-cpp-python's high-level streaming chat serving the requests one by one."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(settings.model_path), n_ctx=settings.n_ctx,
+                n_threads=settings.threads, n_threads_batch=settings.threads,
+                n_batch=settings.n_batch, verbose=False)
+    started, tokens = time.perf_counter(), 0
+    for question in QUESTIONS[:users]:
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+        for chunk in llm.create_chat_completion(messages, stream=True, temperature=0.0,
+                                                max_tokens=max_tokens):
+            if chunk["choices"][0]["delta"].get("content"):
+                tokens += 1
+    llm.close()
+    return tokens / (time.perf_counter() - started)
+
+
+async def _concurrent(engine: BatchedLlamaEngine, users: int, max_tokens: int
+                      ) -> dict[str, Any]:
+    params = SamplingParams(max_tokens=max_tokens, temperature=0.0)
+    started = time.perf_counter()
+    generations = [engine.submit(_chat(QUESTIONS[i % len(QUESTIONS)] + f" ({i})"), params)
+                   for i in range(users)]
+    results = await asyncio.gather(*(g.result() for g in generations))
+    elapsed = time.perf_counter() - started
+    ttfts = sorted((r.queued_s + (r.first_token_s or 0)) * 1000 for r in results)
+    total = sum(r.completion_tokens for r in results)
+    return {
+        "total_tps": total / elapsed,
+        "per_user_tps": statistics.mean(r.tokens_per_second or 0 for r in results),
+        "ttft_p50_ms": statistics.median(ttfts),
+        "ttft_p95_ms": ttfts[min(len(ttfts) - 1, round(0.95 * (len(ttfts) - 1)))],
+    }
+
+
+async def _interleaved(engine: BatchedLlamaEngine, turns: int = 6, users: int = 4,
+                       max_tokens: int = 120) -> list[float]:
+    """Four users take turns, six turns each; first-token time per turn (mean, ms)."""
+    params = SamplingParams(max_tokens=max_tokens, temperature=0.0)
+    histories = {u: [ChatMessage("system", SYSTEM)] for u in range(users)}
+    by_turn: list[float] = []
+    for turn in range(turns):
+        times = []
+        for user in range(users):
+            history = histories[user]
+            history.append(ChatMessage("user", f"{QUESTIONS[(user + turn) % 8]} Part {turn}."))
+            started = time.perf_counter()
+            generation = engine.submit(history, params, cache_key=f"user{user}")
+            first = None
+            async for _ in generation:
+                first = first or time.perf_counter()
+            result = await generation.result()
+            times.append(((first or time.perf_counter()) - started) * 1000)
+            history.append(ChatMessage("assistant", result.text))
+        by_turn.append(statistics.mean(times))
+    return by_turn
+
+
+async def _loop_lag_during(engine: BatchedLlamaEngine, max_tokens: int) -> float:
+    worst = 0.0
+    running = True
+
+    async def ticker() -> None:
+        nonlocal worst
+        while running:
+            before = time.perf_counter()
+            await asyncio.sleep(0.001)
+            worst = max(worst, (time.perf_counter() - before - 0.001) * 1000)
+
+    task = asyncio.create_task(ticker())
+    await _concurrent(engine, 4, max_tokens)
+    running = False
+    await task
+    return worst
+
+
+async def run(max_tokens: int = 128) -> dict[str, Any]:
+    """Measure everything; return the figures."""
+    settings = load_settings(n_parallel=8, temperature=0.0)
+    engine = BatchedLlamaEngine(settings)
+    await engine.start()
+    try:
+        await _concurrent(engine, 1, 8)  # warm-up
+        reference = reference_tps(engine, settings, max_tokens)
+        levels = {str(n): await _concurrent(engine, n, max_tokens) for n in (1, 2, 4, 8)}
+        ttft_by_turn = await _interleaved(engine)
+        lag = await _loop_lag_during(engine, max_tokens)
+    finally:
+        await engine.close()
+    naive = naive_tps(settings, max_tokens)
+    single = levels["1"]["total_tps"]
+    return {
+        "model": settings.model_path.name, "threads": settings.threads,
+        "max_tokens": max_tokens,
+        "reference_tps": round(reference, 1),
+        "naive_tps": round(naive, 1),
+        "single_tps": round(single, 1),
+        "total_tps": {k: round(v["total_tps"], 1) for k, v in levels.items()},
+        "per_user_tps": {k: round(v["per_user_tps"], 1) for k, v in levels.items()},
+        "ttft_p50_ms": {k: round(v["ttft_p50_ms"], 1) for k, v in levels.items()},
+        "ttft_p95_ms": {k: round(v["ttft_p95_ms"], 1) for k, v in levels.items()},
+        "ttft_by_turn_ms": [round(x, 1) for x in ttft_by_turn],
+        "loop_lag_max_ms": round(lag, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "single_vs_reference": round(single / reference, 3) if reference else None,
+        "four_vs_naive": round(levels["4"]["total_tps"] / naive, 2) if naive else None,
+        "four_vs_single": round(levels["4"]["total_tps"] / single, 2) if single else None,
+        "eight_vs_single": round(levels["8"]["total_tps"] / single, 2) if single else None,
+        "turn6_vs_turn1": round(ttft_by_turn[-1] / ttft_by_turn[0], 2) if ttft_by_turn[0]
+        else None,
+    }
+
+
+def table(figures: dict[str, Any]) -> str:
+    """The figures as text."""
+    lines = [f"model {figures['model']}, {figures['threads']} threads, "
+             f"{figures['max_tokens']}-token answers",
+             f"reference low-level loop   {figures['reference_tps']:>7} tok/s",
+             f"naive high-level, 4 in row {figures['naive_tps']:>7} tok/s",
+             f"{'users':>6}{'total tok/s':>13}{'per user':>10}{'ttft p50':>10}{'ttft p95':>10}"]
+    for n in ("1", "2", "4", "8"):
+        lines.append(f"{n:>6}{figures['total_tps'][n]:>13}{figures['per_user_tps'][n]:>10}"
+                     f"{figures['ttft_p50_ms'][n]:>10}{figures['ttft_p95_ms'][n]:>10}")
+    lines += [f"first token by turn (ms): {figures['ttft_by_turn_ms']}",
+              f"loop lag max {figures['loop_lag_max_ms']} ms, peak RSS "
+              f"{figures['peak_rss_mb']} MiB",
+              f"single/reference {figures['single_vs_reference']}, 4/naive "
+              f"{figures['four_vs_naive']}, 4/single {figures['four_vs_single']}, 8/single "
+              f"{figures['eight_vs_single']}, turn6/turn1 {figures['turn6_vs_turn1']}"]
+    return "\n".join(lines)
