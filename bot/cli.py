@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from bot.config import DEFAULT_MODEL_PATH, Settings, SettingsError, load_settings
 from bot.discord_app import DiscordStartError
@@ -110,6 +113,18 @@ def parse_user_ref(value: str) -> str:
     return f"{platform}:{ident.strip()}"
 
 
+@asynccontextmanager
+async def _store(settings: Settings) -> AsyncIterator[Any]:
+    """The database, for one operator command."""
+    from bot.store import Store
+
+    store = await Store.open(settings.database_path)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 def _operator() -> str:
     import getpass
 
@@ -120,11 +135,9 @@ def _operator() -> str:
 
 
 async def _premium(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.store import Store
     from bot.tiers import Subject, Tiers
 
-    store = await Store.open(settings.database_path)
-    try:
+    async with _store(settings) as store:
         tiers = Tiers(settings, store)
         action = args.premium_command
         if action == "grant":
@@ -165,18 +178,14 @@ async def _premium(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{entry.at}  {entry.actor:<24}  {entry.action:<11}  {entry.subject}: "
                       f"{entry.detail}{reason}")
         return 0
-    finally:
-        await store.close()
 
 
 async def _ads(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
     from bot.ads import Ads, CampaignFileError, money
-    from bot.store import Store
 
-    store = await Store.open(settings.database_path)
-    try:
+    async with _store(settings) as store:
         ads = Ads(settings, store)
         action = args.ads_command
         if action == "add":
@@ -219,8 +228,6 @@ async def _ads(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"    {d.day}  {d.impressions:>6} impressions  {d.clicks:>5} clicks  "
                           f"{money(d.spent_micros)} {settings.currency}")
         return 0
-    finally:
-        await store.close()
 
 
 def cmd_ads(args: argparse.Namespace) -> int:
@@ -230,10 +237,8 @@ def cmd_ads(args: argparse.Namespace) -> int:
 
 async def _privacy(args: argparse.Namespace, settings: Settings) -> int:
     from bot.privacy import Privacy
-    from bot.store import Store
 
-    store = await Store.open(settings.database_path)
-    try:
+    async with _store(settings) as store:
         privacy = Privacy(settings, store)
         if args.privacy_command == "export":
             data = await privacy.export(args.user)
@@ -250,8 +255,6 @@ async def _privacy(args: argparse.Namespace, settings: Settings) -> int:
             counts = await privacy.forget(args.user)
             print(f"forgot {args.user}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         return 0
-    finally:
-        await store.close()
 
 
 def cmd_privacy(args: argparse.Namespace) -> int:
@@ -262,13 +265,8 @@ def cmd_privacy(args: argparse.Namespace) -> int:
 async def _stats(settings: Settings, as_json: bool) -> int:
     import json
 
-    from bot.store import Store
-
-    store = await Store.open(settings.database_path)
-    try:
+    async with _store(settings) as store:
         figures = await store.stats(store.now().date().isoformat())
-    finally:
-        await store.close()
     if as_json:
         print(json.dumps(figures))
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -169,8 +169,8 @@ class Settings(BaseSettings):
         return room
 
 
-def _describe(error: dict[str, object]) -> str:
-    loc = error.get("loc") or ()
+def _describe(error: dict[str, Any]) -> str:
+    loc: tuple[Any, ...] = tuple(error.get("loc") or ())
     name = str(loc[0]).upper() if loc else "settings"
     msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     if loc and str(loc[0]) in SECRET_SETTINGS:

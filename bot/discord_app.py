@@ -56,7 +56,7 @@ class CausetteBot(commands.Bot):
         self._runtime = runtime
         self.accepting = True
         self.closers = AsyncExitStack()
-        self.tree.on_error = self._on_app_command_error
+        self.tree.error(self._on_app_command_error)
 
     @property
     def runtime(self) -> Runtime:

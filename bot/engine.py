@@ -409,13 +409,13 @@ class LlamaEngine:
         pieces: list[str] = []
         reason: StopReason = "stop"
         first: float | None = None
-        stream = llm.create_completion(
+        stream: Any = llm.create_completion(
             prompt, max_tokens=min(params.max_tokens, room), temperature=params.temperature,
             top_p=params.top_p, seed=seed, stop=list(params.stop) or None, stream=True,
         )
         try:
             for chunk in stream:
-                choice = chunk["choices"][0]  # type: ignore[index]
+                choice = chunk["choices"][0]
                 text = choice["text"]
                 if text:
                     if first is None:
@@ -428,7 +428,7 @@ class LlamaEngine:
                     reason = "cancelled"
                     break
         finally:
-            stream.close()  # type: ignore[attr-defined]
+            stream.close()
         ended = time.perf_counter()
         text = "".join(pieces)
         completion = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))

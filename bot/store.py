@@ -905,7 +905,7 @@ class Store:
             "SELECT i.campaign_id, i.day, COUNT(*), COUNT(c.id), SUM(i.cost_micros) "
             "FROM impressions i LEFT JOIN clicks c ON c.impression_id = i.id "
             "GROUP BY i.campaign_id, i.day ORDER BY i.campaign_id, i.day") as cur:
-            return [CampaignDay(*(int(v) if k != 1 else str(v) for k, v in enumerate(row)))
+            return [CampaignDay(int(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]))
                     for row in await cur.fetchall()]
 
     # Idempotent inbound ------------------------------------------------------------

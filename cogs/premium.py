@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.discord_app import interaction_inbound, interaction_subject, send_ephemeral
 from bot.locales import pick_locale, t
+from bot.tiers import SubjectKind
 from cogs.chat import InteractionSink
 
 if TYPE_CHECKING:
@@ -101,6 +102,20 @@ class PremiumCog(commands.Cog, name="Premium"):
                                             tier=tier, tiers=", ".join(self.bot.settings.tiers)))
         return None
 
+    async def _target(self, interaction: discord.Interaction[Any],
+                      member: discord.Member | None, role: discord.Role | None
+                      ) -> tuple[SubjectKind, str, str] | None:
+        """(kind, subject, label) of a server-scoped grant; exactly one of member/role."""
+        assert interaction.guild is not None
+        if (member is None) == (role is None):
+            await send_ephemeral(interaction, t("grant_pick_one", pick_locale(interaction.locale)))
+            return None
+        guild_ref = f"discord:{interaction.guild.id}"
+        if member is not None:  # a member ref: the grant holds in this server only
+            return "user", f"{guild_ref}/discord:{member.id}", member.mention
+        assert role is not None
+        return "role", f"{guild_ref}:{role.id}", role.mention
+
     @premium.command(name="grant", description="Give a member or a role a tier in this server")
     @app_commands.describe(tier="free, plus or pro", member="The member", role="The role",
                            days="How many days (empty: no end)", reason="Why, for the audit log")
@@ -112,20 +127,12 @@ class PremiumCog(commands.Cog, name="Premium"):
                     days: app_commands.Range[int, 1, 3650] | None = None,
                     reason: str = "") -> None:
         """A server-scoped grant to a member or a role."""
-        assert interaction.guild is not None
         locale = pick_locale(interaction.locale, interaction.guild_locale)
-        if (member is None) == (role is None):
-            await send_ephemeral(interaction, t("grant_pick_one", locale))
+        target = await self._target(interaction, member, role)
+        name = await self._tier_name(interaction, tier) if target else None
+        if target is None or name is None:
             return
-        name = await self._tier_name(interaction, tier)
-        if name is None:
-            return
-        guild_ref = f"discord:{interaction.guild.id}"
-        if member is not None:
-            kind, subject, label = "user", f"{guild_ref}/discord:{member.id}", member.mention
-        else:
-            assert role is not None
-            kind, subject, label = "role", f"{guild_ref}:{role.id}", role.mention
+        kind, subject, label = target
         grant = await self.tiers.grant(kind, subject, name, by=f"discord:{interaction.user.id}",
                                        days=days, reason=reason)
         until = grant.expires_at[:10] if grant.expires_at else "∞"
@@ -140,17 +147,11 @@ class PremiumCog(commands.Cog, name="Premium"):
                      member: discord.Member | None = None, role: discord.Role | None = None,
                      reason: str = "") -> None:
         """Revoke a server-scoped grant."""
-        assert interaction.guild is not None
         locale = pick_locale(interaction.locale, interaction.guild_locale)
-        if (member is None) == (role is None):
-            await send_ephemeral(interaction, t("grant_pick_one", locale))
+        target = await self._target(interaction, member, role)
+        if target is None:
             return
-        guild_ref = f"discord:{interaction.guild.id}"
-        if member is not None:
-            kind, subject = "user", f"{guild_ref}/discord:{member.id}"
-        else:
-            assert role is not None
-            kind, subject = "role", f"{guild_ref}:{role.id}"
+        kind, subject, _label = target
         count = await self.tiers.revoke(kind, subject, by=f"discord:{interaction.user.id}",
                                         reason=reason)
         await send_ephemeral(interaction, t("revoked", locale, count=count))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,19 @@ import pytest
 from bot.config import DEFAULT_MODEL_PATH, Settings, load_settings
 from bot.engine import LlamaEngine
 from bot.runtime import Runtime, open_runtime
+
+
+class Clock:
+    """An injectable clock for the store: tests move time by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
 
 
 @pytest.fixture(scope="session")

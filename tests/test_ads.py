@@ -19,22 +19,15 @@ from bot.console import ConsoleIO, run_chat
 from bot.runtime import open_runtime
 from bot.store import Store
 from bot.tiers import Tiers
+from tests.conftest import Clock
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "campaigns.toml"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

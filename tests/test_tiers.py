@@ -15,22 +15,12 @@ from bot.config import Settings, load_settings
 from bot.runtime import open_runtime
 from bot.store import Store
 from bot.tiers import Subject, Tiers
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 23, 59, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.conftest import Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 11, 25, 23, 59, 0, tzinfo=UTC))
 
 
 @pytest.fixture
