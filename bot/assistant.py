@@ -39,6 +39,9 @@ from bot.tiers import Subject, TierDecision, Tiers
 
 log = logging.getLogger(__name__)
 
+# History is dropped this many turns at a time when it no longer fits.
+HISTORY_TRIM_STEP = 6
+
 _STATUS_BY_STOP: dict[str, MessageStatus] = {
     "stop": "complete", "length": "complete", "cancelled": "cancelled", "error": "failed",
 }
@@ -416,18 +419,19 @@ class Assistant:
         overhead = self._message_overhead(system)
         history_budget = budget - used if history_tokens is None else min(
             budget - used, history_tokens)
-        spent = 0
-        chosen: list[ChatMessage] = []
-        for turn in reversed(history):
-            content = clean_text(turn.content)
-            if not content.strip() or turn.status in ("streaming", "failed"):
-                continue
-            cost = self.engine.count_tokens(content) + overhead
-            if spent + cost > history_budget:
-                break
-            spent += cost
-            chosen.append(ChatMessage(turn.role, content))
-        chosen.reverse()
+        usable = [ChatMessage(turn.role, clean_text(turn.content)) for turn in history
+                  if turn.status not in ("streaming", "failed")
+                  and clean_text(turn.content).strip()]
+        costs = [self.engine.count_tokens(m.content) + overhead for m in usable]
+        # Start at a multiple of HISTORY_TRIM_STEP turns: the start then stays put for
+        # several turns, so the prompt's prefix (and the KV the engine keeps for this
+        # conversation) survives; dropping one turn per turn would change it every time.
+        total, start = sum(costs), 0
+        while start < len(usable) and total > history_budget:
+            step = min(HISTORY_TRIM_STEP, len(usable) - start)
+            total -= sum(costs[start:start + step])
+            start += step
+        chosen = usable[start:]
         messages = [system, *chosen, current]
         # Token counts of parts need not add up exactly; the whole prompt is the truth.
         while len(messages) > 2 and self.engine.prompt_tokens(messages) > budget:

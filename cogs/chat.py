@@ -238,8 +238,14 @@ class ChatCog(commands.Cog, name="Chat"):
                       notes: list[str], system_prompt: str | None) -> None:
         """Run the pipeline and stream its answer into `sink`."""
         runtime = self.bot.runtime
-        async with sink.typing():
-            reply = await runtime.assistant.handle(inbound, system_prompt=system_prompt)
+        try:
+            async with sink.typing():
+                reply = await runtime.assistant.handle(inbound, system_prompt=system_prompt)
+        except Exception as exc:  # e.g. a locked database: the user is told, not ignored
+            log.error("could not answer %s: %s", inbound.user_ref, exc)
+            with contextlib.suppress(discord.HTTPException):
+                await sink.send(t("failed", inbound.locale), first=True)
+            return
         header = "".join(f"-# {note}\n" for note in [*notes, *reply.notices])
         stream = StreamedMessages(sink, self.settings.discord_edit_interval,
                                   on_message=lambda m: self._by_message.__setitem__(m.id, reply))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 
 import pytest
@@ -193,3 +194,21 @@ def test_plan_prompt_unit(settings: Settings) -> None:
     cut = assistant.plan_prompt("sys", [], "w " * 500)
     assert cut.messages[-1].content.endswith(TRUNCATION_MARKER)
     assert cut.notices and _CountingEngine().prompt_tokens(cut.messages) <= 60
+
+
+def test_history_is_trimmed_in_steps_so_the_prefix_stays_stable(settings: Settings) -> None:
+    from bot.assistant import HISTORY_TRIM_STEP
+
+    assistant = Assistant(settings.model_copy(update={"history_token_budget": 120}),
+                          store=None, engine=_CountingEngine())  # type: ignore[arg-type]
+    starts = []
+    for n in range(10, 40):
+        history = [StoredMessage(i, 1, "user" if i % 2 == 0 else "assistant",
+                                 f"turn {i} " + "word " * 5, "complete", None, None, None, "")
+                   for i in range(n)]
+        plan = assistant.plan_prompt("sys", history, "now")
+        assert _CountingEngine().prompt_tokens(plan.messages) <= 120
+        starts.append(plan.messages[1].content.split()[1])  # the first kept turn's number
+    assert all(int(s) % HISTORY_TRIM_STEP == 0 for s in starts)
+    changes = sum(a != b for a, b in itertools.pairwise(starts))
+    assert changes <= len(starts) // 3  # the start moves in jumps, not every turn

@@ -211,3 +211,17 @@ async def test_config_needs_manage_server(bot: CausetteBot, permission: bool) ->
         assert "Where I answer" in text
     else:
         assert "Manage Server" in text
+
+
+async def test_a_broken_database_is_a_short_message_not_silence(
+        bot: CausetteBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.store import StoreError
+
+    async def locked(*args: object, **kwargs: object) -> None:
+        raise StoreError("Database x: it is locked by another process.")
+
+    monkeypatch.setattr(bot.runtime.store, "ensure_user", locked)
+    config = dpytest.get_config()
+    await dpytest.message(f"<@{bot.user.id}> hello", config.channels[0], config.members[0])
+    [answer] = sent()
+    assert "something went wrong" in answer.content
