@@ -19,8 +19,8 @@ DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_PATH = MODELS_DIR / DEFAULT_MODEL_FILE
 
 # Settings whose values must never be echoed back, even in an error line.
-SECRET_SETTINGS = frozenset({"discord_token", "whatsapp_verify_token", "whatsapp_app_secret",
-                             "whatsapp_access_token"})
+SECRET_SETTINGS = frozenset({"discord_token", "llm_api_key", "whatsapp_verify_token",
+                             "whatsapp_app_secret", "whatsapp_access_token"})
 
 
 PREMIUM_COMMANDS = ("persona", "summarize", "translate")
@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     n_batch: int = Field(512, ge=8, le=65_536)
     n_parallel: int = Field(4, ge=1, le=64,
                             description="conversations decoded together in one batch")
+    llm_backend: Literal["local", "openai"] = "local"
+    llm_base_url: str = Field("http://127.0.0.1:8000/v1",
+                              description="OpenAI-compatible servers, comma separated")
+    llm_api_key: SecretStr | None = None
+    llm_model: str = ""
+    llm_retry_seconds: float = Field(30.0, ge=0.0, le=3600.0)
+    llm_read_timeout: float = Field(60.0, gt=0.0, le=3600.0)
     kv_unified: bool = Field(
         False, description="one KV buffer for all sequences: faster, not bit-exact")
     n_gpu_layers: int = Field(0, ge=-1, description="-1 = all layers on the GPU, 0 = CPU")

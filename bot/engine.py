@@ -120,10 +120,16 @@ class Generation:
         self._deltas: asyncio.Queue[object] = asyncio.Queue()
         self._done: asyncio.Future[GenerationResult] = loop.create_future()
         self._cancel = threading.Event()
+        self._cancelled_on_loop = asyncio.Event()
 
     def cancel(self) -> None:
         """Ask the worker to stop; safe from any thread, any number of times."""
         self._cancel.set()
+        self._call(self._cancelled_on_loop.set)
+
+    async def wait_cancelled(self) -> None:
+        """Return once cancel() was called (for backends that run on the loop)."""
+        await self._cancelled_on_loop.wait()
 
     @property
     def cancelled(self) -> bool:

@@ -27,13 +27,22 @@ class Runtime:
     assistant: Assistant
 
 
+def make_engine(settings: Settings) -> Engine:
+    """The engine LLM_BACKEND asks for: in-process llama.cpp, or OpenAI-compatible servers."""
+    if settings.llm_backend == "openai":
+        from bot.engine_openai import OpenAIEngine
+
+        return OpenAIEngine(settings)
+    return BatchedLlamaEngine(settings)
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, engine: Engine | None = None
                        ) -> AsyncIterator[Runtime]:
     """Open the database and load the model; on exit finish in-flight turns and close."""
     store = await Store.open(settings.database_path)
     try:
-        engine = engine or BatchedLlamaEngine(settings)
+        engine = engine or make_engine(settings)
         await engine.start()
         try:
             assistant = Assistant(settings, store, engine)
