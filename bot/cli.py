@@ -34,11 +34,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def _setup_logging(settings: Settings) -> None:
+def _setup_logging(settings: Settings, *, chat: bool = False) -> None:
+    """Logs to stderr; in the terminal chat only warnings, unless LOG_LEVEL=DEBUG, so
+    they do not interleave with the conversation."""
+    level = settings.log_level
+    if chat and level != "DEBUG":
+        level = "WARNING" if level == "INFO" else level
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=settings.log_level, handlers=[handler])
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 async def _chat(settings: Settings, user: str) -> int:
@@ -52,7 +57,7 @@ async def _chat(settings: Settings, user: str) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the bot: Discord with a token, else the terminal chat."""
     settings = load_settings()
-    _setup_logging(settings)
+    _setup_logging(settings, chat=settings.discord_token is None)
     if settings.discord_token is not None:
         from bot.discord_app import run_discord
 
@@ -98,7 +103,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     """Chat in the terminal as local:USER."""
     settings = load_settings()
-    _setup_logging(settings)
+    _setup_logging(settings, chat=True)
     return asyncio.run(_chat(settings, args.user))
 
 
