@@ -62,3 +62,13 @@ def test_a_secret_is_never_echoed(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert secret not in repr(settings)
     assert settings.discord_token is not None
     assert settings.discord_token.get_secret_value() == secret
+
+
+def test_env_example_lists_every_setting() -> None:
+    import re
+
+    text = (Path(__file__).parent.parent / ".env.example").read_text()
+    listed = set(re.findall(r"^#?\s*([A-Z_]+)=", text, re.M))
+    from bot.config import Settings
+
+    assert {name.upper() for name in Settings.model_fields} == listed
