@@ -39,6 +39,9 @@ from bot.tiers import Subject, TierDecision, Tiers
 
 log = logging.getLogger(__name__)
 
+# A streaming answer's text so far is saved this often (crash safety).
+CHECKPOINT_SECONDS = 2.0
+
 # History is dropped this many turns at a time when it no longer fits.
 HISTORY_TRIM_STEP = 6
 
@@ -234,7 +237,18 @@ class Assistant:
 
     async def _finish(self, generation: Generation, user_message: int,
                       reply_id: int, tier: str) -> Outcome:
-        result: GenerationResult = await generation.result()
+        # Checkpoint long answers, so a crash keeps what the user already saw.
+        saved = ""
+        while True:
+            try:
+                result: GenerationResult = await asyncio.wait_for(
+                    generation.result(), CHECKPOINT_SECONDS)
+                break
+            except TimeoutError:
+                text = generation.text_so_far
+                if text != saved:
+                    await self.store.finish_message(reply_id, text, "streaming")
+                    saved = text
         self.metrics.answered(tier, result.completion_tokens, result.first_token_s,
                               result.tokens_per_second)
         status = _STATUS_BY_STOP[result.stop_reason]

@@ -121,6 +121,7 @@ class Generation:
         self._done: asyncio.Future[GenerationResult] = loop.create_future()
         self._cancel = threading.Event()
         self._cancelled_on_loop = asyncio.Event()
+        self._so_far: list[str] = []
 
     def cancel(self) -> None:
         """Ask the worker to stop; safe from any thread, any number of times."""
@@ -156,9 +157,18 @@ class Generation:
         """Wait for the end of the generation (consuming no deltas)."""
         return await asyncio.shield(self._done)
 
+    @property
+    def text_so_far(self) -> str:
+        """What has been streamed so far (for checkpoints of long answers)."""
+        return "".join(self._so_far)
+
+    def _push(self, delta: str) -> None:
+        self._so_far.append(delta)
+        self._deltas.put_nowait(delta)
+
     # Called from the worker thread.
     def _emit(self, delta: str) -> None:
-        self._call(self._deltas.put_nowait, delta)
+        self._call(self._push, delta)
 
     def _finish(self, result: GenerationResult) -> None:
         def finish() -> None:

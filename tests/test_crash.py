@@ -42,6 +42,9 @@ def _rows(db: Path) -> list[tuple[str, str, str]]:
 
 def test_kill_9_mid_answer_loses_nothing_committed(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
+    # pro answers run to 1,000 tokens: long enough to be killed mid-way on any machine
+    subprocess.run([sys.executable, "-m", "bot", "premium", "grant", "local:ada", "pro"],
+                   check=True, capture_output=True, cwd=tmp_path, env=_env(db), timeout=60)
     chat = subprocess.Popen(
         [sys.executable, "-m", "bot", "chat", "--as", "ada"], stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
@@ -50,11 +53,10 @@ def test_kill_9_mid_answer_loses_nothing_committed(tmp_path: Path) -> None:
     chat.stdin.write(b"Write a very long story about a lighthouse keeper.\n")
     chat.stdin.flush()
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if any(r[:2] == ("assistant", "streaming") for r in _rows(db)):
+    while time.monotonic() < deadline:  # until the first checkpoint of the answer
+        if any(r[:2] == ("assistant", "streaming") and r[2] for r in _rows(db)):
             break
         time.sleep(0.05)
-    time.sleep(0.5)  # well inside the answer
     chat.send_signal(signal.SIGKILL)
     chat.wait(30)
 
@@ -65,6 +67,7 @@ def test_kill_9_mid_answer_loses_nothing_committed(tmp_path: Path) -> None:
     assert rows[0][:3] == ("user", "complete",
                            "Write a very long story about a lighthouse keeper.")
     assert rows[1][:2] == ("assistant", "streaming")  # what the dead process left
+    assert len(rows[1][2]) > 20  # the checkpointed text the user had already seen
 
     again = subprocess.run([sys.executable, "-m", "bot", "chat", "--as", "ada"],
                            input="Please continue.\n", capture_output=True, text=True,
