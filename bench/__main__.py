@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     engine = subs.add_parser("engine", help="batched engine vs reference and naive baselines")
     engine.add_argument("--tokens", type=int, default=128, help="max tokens per answer")
     engine.add_argument("--json", action="store_true", help="print one JSON object")
+    backend = subs.add_parser("backend", help="OpenAI-compatible server: direct vs bot")
+    backend.add_argument("--runs", type=int, default=5)
+    backend.add_argument("--tokens", type=int, default=128)
+    backend.add_argument("--json", action="store_true", help="print one JSON object")
     load = subs.add_parser("load", help="200 simulated users through the pipeline")
     load.add_argument("--users", type=int, default=200)
     load.add_argument("--messages", type=int, default=2, help="messages per user")
@@ -30,6 +34,13 @@ def main(argv: list[str] | None = None) -> int:
 
         figures = asyncio.run(bench_engine.run(max_tokens=args.tokens))
         print(json.dumps(figures) if args.json else bench_engine.table(figures))
+        return 0
+    if args.name == "backend":
+        from bench import backend as bench_backend
+
+        figures = asyncio.run(bench_backend.run(runs=args.runs, max_tokens=args.tokens))
+        print(json.dumps(figures) if args.json else "\n".join(
+            f"{key:<16} {value}" for key, value in figures.items()))
         return 0
     if args.name == "load":
         from bench import load as bench_load

@@ -1,0 +1,121 @@
+"""The OpenAI-compatible backend: a streamed reply read straight from a real
+llama_cpp.server with a plain HTTP client, and the same through Causette's pipeline
+with LLM_BACKEND=openai, interleaved in one run.
+
+Each run uses a fresh system prompt on both sides, so the server's prompt cache helps
+neither and both first-token times include a real prefill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.assistant import Inbound
+from bot.config import load_settings
+from bot.runtime import open_runtime
+
+QUESTION = "Write a detailed story about a lighthouse keeper and a storm."
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _speed(tokens: int, first: float, last: float) -> float:
+    return (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
+
+
+async def _direct(session: aiohttp.ClientSession, url: str, system: str,
+                  max_tokens: int) -> tuple[float, float]:
+    body = {"messages": [{"role": "system", "content": system},
+                         {"role": "user", "content": QUESTION}],
+            "stream": True, "max_tokens": max_tokens, "temperature": 0.0, "seed": 1}
+    started = time.perf_counter()
+    first = last = 0.0
+    tokens = 0
+    async with session.post(f"{url}/chat/completions", json=body) as response:
+        async for raw in response.content:
+            line = raw.decode().strip()
+            if not line.startswith("data:") or line == "data: [DONE]":
+                continue
+            delta = json.loads(line[5:])["choices"][0]["delta"]
+            if delta.get("content"):
+                last = time.perf_counter()
+                first = first or last
+                tokens += 1
+    return (first - started) * 1000, _speed(tokens, first, last)
+
+
+async def _bot(runtime: Any, system: str, max_tokens: int) -> tuple[float, float]:
+    assistant = runtime.assistant
+    await assistant.reset("local", "bench", "bench")
+    started = time.perf_counter()
+    reply = await assistant.handle(Inbound("local", "bench", "bench", QUESTION),
+                                   system_prompt=system, max_tokens=max_tokens)
+    first = last = 0.0
+    tokens = 0
+    async for _ in reply:
+        last = time.perf_counter()
+        first = first or last
+        tokens += 1
+    await reply.outcome()
+    return (first - started) * 1000, _speed(tokens, first, last)
+
+
+async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
+    """Start a server, measure both sides, stop the server."""
+    settings = load_settings()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "llama_cpp.server", "--model", str(settings.model_path),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(settings.n_ctx),
+        "--n_threads", str(settings.threads), "--interrupt_requests", "False",
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.returncode is not None:
+                    raise RuntimeError("llama_cpp.server did not start") from None
+                await asyncio.sleep(0.2)
+        with tempfile.TemporaryDirectory(prefix="causette-backend-") as tmp:
+            remote = load_settings(llm_backend="openai", llm_base_url=url, n_parallel=1,
+                                   database_path=Path(tmp) / "b.db", temperature=0.0, seed=1,
+                                   max_reply_tokens=max_tokens)
+            direct, bot = [], []
+            async with aiohttp.ClientSession() as session, open_runtime(remote) as runtime:
+                await _direct(session, url, "Warm-up.", 8)
+                for i in range(runs):
+                    direct.append(await _direct(session, url, f"You are helpful. Run {i}d.",
+                                                max_tokens))
+                    bot.append(await _bot(runtime, f"You are helpful. Run {i}b.", max_tokens))
+    finally:
+        server.terminate()
+        await server.wait()
+
+    def median(rows: list[tuple[float, float]], col: int) -> float:
+        return round(statistics.median(r[col] for r in rows), 1)
+
+    figures = {"runs": runs, "max_tokens": max_tokens,
+               "direct_tps": median(direct, 1), "direct_ttft_ms": median(direct, 0),
+               "bot_tps": median(bot, 1), "bot_ttft_ms": median(bot, 0)}
+    figures["tps_ratio"] = round(figures["bot_tps"] / figures["direct_tps"], 3)
+    figures["ttft_added_ms"] = round(figures["bot_ttft_ms"] - figures["direct_ttft_ms"], 1)
+    return figures
