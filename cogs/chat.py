@@ -283,8 +283,10 @@ class ChatCog(commands.Cog, name="Chat"):
                 await self._sponsored(inbound, reply, stream)
         finally:
             reply.cancel()  # no-op when finished; stops generation if we were interrupted
-            self._by_user[user_id].discard(reply)
-            self._by_channel[channel_id].discard(reply)
+            for index, key in ((self._by_user, user_id), (self._by_channel, channel_id)):
+                index[key].discard(reply)
+                if not index[key]:
+                    del index[key]  # no empty entries piling up, one per user ever seen
             for message in stream.messages:
                 self._by_message.pop(message.id, None)
 
