@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     discord_queue_notice_at: int = Field(
         2, ge=1, description="queue position from which the first message says 'in queue'")
     discord_dev_guild: int | None = Field(None, description="guild id for `causette sync`")
+    shard_count: int | None = Field(None, ge=1, le=10_000,
+                                    description="Discord gateway shards in all; empty: one")
+    shard_ids: list[int] = Field(default_factory=list,
+                                 description="the shards this process runs (JSON list)")
     attachment_max_bytes: int = Field(100_000, ge=0, le=25_000_000)
     channel_prompt_max_chars: int = Field(2000, ge=1, le=8000)
     tiers: dict[str, TierSpec] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
@@ -151,6 +155,15 @@ class Settings(BaseSettings):
         unknown = {sku: tier for sku, tier in self.sku_tiers.items() if tier not in self.tiers}
         if unknown:
             raise ValueError(f"SKU_TIERS names unknown tiers: {unknown}")
+        return self
+
+    @model_validator(mode="after")
+    def _shards_are_consistent(self) -> Settings:
+        if self.shard_ids and not self.shard_count:
+            raise ValueError("SHARD_IDS needs SHARD_COUNT")
+        if self.shard_count and any(not 0 <= i < self.shard_count for i in self.shard_ids):
+            raise ValueError(f"SHARD_IDS must be between 0 and SHARD_COUNT - 1 "
+                             f"({self.shard_count - 1})")
         return self
 
     @model_validator(mode="after")

@@ -42,7 +42,7 @@ class CausetteTranslator(app_commands.Translator):
 class CausetteBot(commands.Bot):
     """The bot: slash commands and a chat listener over the shared runtime."""
 
-    def __init__(self, settings: Settings, runtime: Runtime | None) -> None:
+    def __init__(self, settings: Settings, runtime: Runtime | None, **options: Any) -> None:
         # A text bot: the warnings about missing voice libraries are noise.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
@@ -50,7 +50,7 @@ class CausetteBot(commands.Bot):
         super().__init__(
             command_prefix=commands.when_mentioned, intents=intents, help_command=None,
             # Nothing the bot sends may ping anyone unless a call says so explicitly.
-            allowed_mentions=discord.AllowedMentions.none(),
+            allowed_mentions=discord.AllowedMentions.none(), **options,
         )
         self.settings = settings
         self._runtime = runtime
@@ -140,6 +140,10 @@ def interaction_inbound(interaction: discord.Interaction[Any], text: str) -> Inb
                    subject.role_refs, subject.guild_ref, subject.entitlement_skus)
 
 
+class CausetteShardedBot(CausetteBot, commands.AutoShardedBot):
+    """The same bot over several gateway shards (SHARD_COUNT / SHARD_IDS)."""
+
+
 async def send_ephemeral(interaction: discord.Interaction[Any], text: str, **kwargs: Any) -> None:
     """Answer privately, whether or not the interaction was answered already."""
     with contextlib.suppress(discord.HTTPException):
@@ -159,7 +163,11 @@ async def build_bot(settings: Settings, runtime: Runtime | None = None, *,
     stack = AsyncExitStack()
     if runtime is None and open_core:
         runtime = await stack.enter_async_context(open_runtime(settings))
-    bot = CausetteBot(settings, runtime)
+    if settings.shard_count:
+        bot: CausetteBot = CausetteShardedBot(settings, runtime, shard_count=settings.shard_count,
+                                              shard_ids=settings.shard_ids or None)
+    else:
+        bot = CausetteBot(settings, runtime)
     bot.closers = stack
     await bot.tree.set_translator(CausetteTranslator())
     for extension in COGS:

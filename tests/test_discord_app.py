@@ -60,3 +60,29 @@ async def test_close_stores_in_flight_answers_and_closes_the_database(
     assert rows == [("user", "complete"), ("assistant", "cancelled")]
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     await dpytest.empty_queue()
+
+
+async def test_sharding_settings_build_a_sharded_bot(settings: Settings) -> None:
+    from bot.discord_app import CausetteShardedBot
+
+    sharded = settings.model_copy(update={"shard_count": 4, "shard_ids": [0, 2]})
+    bot = await build_bot(sharded, open_core=False)
+    try:
+        assert isinstance(bot, CausetteShardedBot) and isinstance(bot, discord.AutoShardedClient)
+        assert bot.shard_count == 4 and bot.shard_ids == [0, 2]
+        assert {"Chat", "Admin", "Premium", "Sponsors", "Privacy"} <= set(bot.cogs)
+    finally:
+        await bot._async_setup_hook()  # what logging in would have prepared
+        await bot.close()
+
+
+def test_shard_settings_are_checked(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from bot.config import SettingsError, load_settings
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match="SHARD_IDS needs SHARD_COUNT"):
+        load_settings(shard_ids=[1])
+    with pytest.raises(SettingsError, match="between 0 and SHARD_COUNT"):
+        load_settings(shard_count=2, shard_ids=[2])
