@@ -21,21 +21,15 @@ from typing import Any
 
 import aiohttp
 
-from bot.assistant import Inbound
+from bench.pipeline import QUESTION, pipeline_run, speed
 from bot.config import load_settings
 from bot.runtime import open_runtime
-
-QUESTION = "Write a detailed story about a lighthouse keeper and a storm."
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _speed(tokens: int, first: float, last: float) -> float:
-    return (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
 
 
 async def _direct(session: aiohttp.ClientSession, url: str, system: str,
@@ -56,23 +50,7 @@ async def _direct(session: aiohttp.ClientSession, url: str, system: str,
                 last = time.perf_counter()
                 first = first or last
                 tokens += 1
-    return (first - started) * 1000, _speed(tokens, first, last)
-
-
-async def _bot(runtime: Any, system: str, max_tokens: int) -> tuple[float, float]:
-    assistant = runtime.assistant
-    await assistant.reset("local", "bench", "bench")
-    started = time.perf_counter()
-    reply = await assistant.handle(Inbound("local", "bench", "bench", QUESTION),
-                                   system_prompt=system, max_tokens=max_tokens)
-    first = last = 0.0
-    tokens = 0
-    async for _ in reply:
-        last = time.perf_counter()
-        first = first or last
-        tokens += 1
-    await reply.outcome()
-    return (first - started) * 1000, _speed(tokens, first, last)
+    return (first - started) * 1000, speed(tokens, first, last)
 
 
 async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
@@ -105,7 +83,8 @@ async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
                 for i in range(runs):
                     direct.append(await _direct(session, url, f"You are helpful. Run {i}d.",
                                                 max_tokens))
-                    bot.append(await _bot(runtime, f"You are helpful. Run {i}b.", max_tokens))
+                    bot.append((await pipeline_run(runtime, f"You are helpful. Run {i}b.",
+                                                   max_tokens))[:2])
     finally:
         server.terminate()
         await server.wait()

@@ -23,7 +23,7 @@ QUESTION = "Write a detailed story about a lighthouse keeper and a storm."
 SEED = 1234
 
 
-def _speed(tokens: int, first: float, last: float) -> float:
+def speed(tokens: int, first: float, last: float) -> float:
     return (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
 
 
@@ -39,15 +39,16 @@ def _raw_run(llm: Any, run: int, max_tokens: int) -> tuple[float, float, int]:
             last = time.perf_counter()
             first = first or last
             tokens += 1
-    return (first - start) * 1000, _speed(tokens, first, last), tokens
+    return (first - start) * 1000, speed(tokens, first, last), tokens
 
 
-async def _pipeline_run(runtime: Any, run: int, max_tokens: int) -> tuple[float, float, int]:
+async def pipeline_run(runtime: Any, system: str, max_tokens: int) -> tuple[float, float, int]:
+    """One answer through the whole pipeline: (first token ms, tokens/s, tokens)."""
     assistant = runtime.assistant
     await assistant.reset("local", "bench", "bench")
     start = time.perf_counter()
     reply = await assistant.handle(Inbound("local", "bench", "bench", QUESTION),
-                                   system_prompt=SYSTEM.format(run=run), max_tokens=max_tokens)
+                                   system_prompt=system, max_tokens=max_tokens)
     first = last = 0.0
     tokens = 0
     async for _ in reply:
@@ -55,7 +56,7 @@ async def _pipeline_run(runtime: Any, run: int, max_tokens: int) -> tuple[float,
         first = first or last
         tokens += 1
     await reply.outcome()
-    return (first - start) * 1000, _speed(tokens, first, last), tokens
+    return (first - start) * 1000, speed(tokens, first, last), tokens
 
 
 async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
@@ -73,10 +74,10 @@ async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
         pipe: list[tuple[float, float, int]] = []
         async with open_runtime(settings) as runtime:
             _raw_run(llm, -1, 8)  # warm-up: page the weights in for both
-            await _pipeline_run(runtime, -1, 8)
+            await pipeline_run(runtime, SYSTEM.format(run=-1), 8)
             for i in range(runs):
                 raw.append(_raw_run(llm, i, max_tokens))
-                pipe.append(await _pipeline_run(runtime, i, max_tokens))
+                pipe.append(await pipeline_run(runtime, SYSTEM.format(run=i), max_tokens))
         llm.close()
 
     def median(rows: list[tuple[float, float, int]], col: int) -> float:

@@ -50,9 +50,15 @@ class AdButtons(discord.ui.View):
             self.add_item(discord.ui.Button(style=discord.ButtonStyle.premium, sku_id=sku_id))
 
     async def _impression(self, interaction: discord.Interaction[Any]) -> tuple[int, str] | None:
-        if interaction.message is None:
-            return None
-        return await self.bot.runtime.store.impression_by_delivery(str(interaction.message.id))
+        """(impression id, matched words) of the ad pressed; says so when it is gone."""
+        found = None
+        if interaction.message is not None:
+            found = await self.bot.runtime.store.impression_by_delivery(
+                str(interaction.message.id))
+        if found is None:
+            await send_ephemeral(interaction, t("ad_gone", pick_locale(
+                interaction.locale, interaction.guild_locale)))
+        return found
 
     @discord.ui.button(label="Why this ad?", style=discord.ButtonStyle.secondary, custom_id=WHY_ID)
     async def why(self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]) -> None:
@@ -60,7 +66,6 @@ class AdButtons(discord.ui.View):
         locale = pick_locale(interaction.locale, interaction.guild_locale)
         found = await self._impression(interaction)
         if found is None:
-            await send_ephemeral(interaction, t("ad_gone", locale))
             return
         campaign = await self.bot.runtime.store.impression_campaign(found[0])
         assert campaign is not None
@@ -73,7 +78,6 @@ class AdButtons(discord.ui.View):
         locale = pick_locale(interaction.locale, interaction.guild_locale)
         found = await self._impression(interaction)
         if found is None:
-            await send_ephemeral(interaction, t("ad_gone", locale))
             return
         _counted, url = await self.bot.runtime.assistant.ads.click(found[0])
         await send_ephemeral(interaction, t("ad_visit", locale, url=url))
