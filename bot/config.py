@@ -20,7 +20,8 @@ DEFAULT_MODEL_PATH = MODELS_DIR / DEFAULT_MODEL_FILE
 
 # Settings whose values must never be echoed back, even in an error line.
 SECRET_SETTINGS = frozenset({"discord_token", "llm_api_key", "whatsapp_verify_token",
-                             "whatsapp_app_secret", "whatsapp_access_token"})
+                             "whatsapp_app_secret", "whatsapp_access_token",
+                             "database_url"})
 
 
 PREMIUM_COMMANDS = ("persona", "summarize", "translate")
@@ -71,6 +72,10 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     model_path: Path = DEFAULT_MODEL_PATH
     database_path: Path = Path("data/causette.db")
+    database_url: SecretStr | None = Field(
+        None, description="postgresql://user:password@host:port/db; unset = SQLite file")
+    database_pool_size: int = Field(10, ge=1, le=1000,
+                                    description="PostgreSQL connections per process")
     n_ctx: int = Field(4096, ge=256, le=1_048_576)
     n_threads: int = Field(0, ge=0, le=512, description="0 = one per CPU core")
     n_batch: int = Field(512, ge=8, le=65_536)
@@ -147,6 +152,15 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+                ("postgresql://", "postgres://")):
+            raise ValueError("DATABASE_URL must start with postgresql:// "
+                             "(unset it to use the SQLite file at DATABASE_PATH)")
+        return value
 
     @model_validator(mode="after")
     def _tiers_are_consistent(self) -> Settings:

@@ -40,14 +40,14 @@ def make_engine(settings: Settings) -> Engine:
 async def open_runtime(settings: Settings, engine: Engine | None = None
                        ) -> AsyncIterator[Runtime]:
     """Open the database and load the model; on exit finish in-flight turns and close."""
-    store = await Store.open(settings.database_path)
+    store = await Store.from_settings(settings)
     try:
         engine = engine or make_engine(settings)
         await engine.start()
         try:
             assistant = Assistant(settings, store, engine)
             log.info("ready: model %s, database %s", engine.info.model_name,
-                     settings.database_path)
+                     store.location)
             if settings.metrics_port:
                 assistant.metrics.serve(settings.metrics_port)
             retention = asyncio.create_task(_retention_loop(assistant))

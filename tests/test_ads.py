@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,9 +16,8 @@ from bot.assistant import Inbound
 from bot.config import Settings, load_settings
 from bot.console import ConsoleIO, run_chat
 from bot.runtime import open_runtime
-from bot.store import Store
 from bot.tiers import Tiers
-from tests.conftest import Clock
+from tests.conftest import Clock, StoreOpener
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "campaigns.toml"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -31,12 +29,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def ads(tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
-              ) -> AsyncIterator[Ads]:
+async def ads(tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch,
+              open_store: StoreOpener) -> Ads:
     monkeypatch.chdir(tmp_path)
-    store = await Store.open(tmp_path / "ads.db", clock=clock)
-    yield Ads(load_settings(ads_every_n_replies=3, ads_max_per_day=2), store)
-    await store.close()
+    store = await open_store(clock)  # SQLite and PostgreSQL
+    return Ads(load_settings(ads_every_n_replies=3, ads_max_per_day=2), store)
 
 
 def spec(**overrides: object) -> CampaignSpec:

@@ -83,9 +83,9 @@ async def test_full_disk_is_a_clear_error_and_no_corruption(tmp_path: Path) -> N
     user = await store.ensure_user("local", "ada")
     conversation = await store.open_conversation(user, "t")
     await store.add_message(conversation, "user", "kept")
-    async with store._db.execute("PRAGMA page_count") as cur:
-        pages = (await cur.fetchone())[0]  # type: ignore[index]
-    await store._db.execute(f"PRAGMA max_page_count = {pages + 1}")  # the disk is now full
+    row = await store.driver.fetchrow("PRAGMA page_count")
+    assert row is not None
+    await store.driver.execute(f"PRAGMA max_page_count = {row[0] + 1}")  # the disk is now full
     with pytest.raises(StoreError, match="disk is full"):
         await store.add_message(conversation, "user", "x" * 200_000)
     assert [m.content for m in await store.messages(conversation)] == ["kept"]
@@ -112,7 +112,7 @@ async def test_model_file_vanishing_while_running(settings: Settings, tmp_path: 
 
 async def test_locked_database_during_a_message_is_a_clear_error(settings: Settings) -> None:
     async with open_runtime(settings) as runtime:
-        await runtime.store._db.execute("PRAGMA busy_timeout = 100")
+        await runtime.store.driver.execute("PRAGMA busy_timeout = 100")
         blocker = sqlite3.connect(settings.database_path, isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")
         try:

@@ -4,7 +4,6 @@ and priority in the real engine's queue."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,9 +12,8 @@ import pytest
 from bot.assistant import Inbound
 from bot.config import Settings, load_settings
 from bot.runtime import open_runtime
-from bot.store import Store
 from bot.tiers import Subject, Tiers
-from tests.conftest import Clock
+from tests.conftest import Clock, StoreOpener
 
 
 @pytest.fixture
@@ -24,14 +22,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def tiers(tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
-                ) -> AsyncIterator[Tiers]:
+async def tiers(tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch,
+                open_store: StoreOpener) -> Tiers:
     monkeypatch.chdir(tmp_path)
-    store = await Store.open(tmp_path / "t.db", clock=clock)
+    store = await open_store(clock)  # SQLite and PostgreSQL
     settings = load_settings(sku_tiers={"111": "plus", "222": "pro"}, rate_limit_messages=3,
                              rate_limit_window_seconds=10)
-    yield Tiers(settings, store)
-    await store.close()
+    return Tiers(settings, store)
 
 
 ADA = Subject("discord:1", role_refs=("discord:9:50",), guild_ref="discord:9")
@@ -131,9 +128,10 @@ async def test_quota_boundary_and_utc_reset(tiers: Tiers, clock: Clock) -> None:
 
 
 async def test_concurrent_messages_never_exceed_the_quota(tmp_path: Path, clock: Clock,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          open_store: StoreOpener) -> None:
     monkeypatch.chdir(tmp_path)
-    store = await Store.open(tmp_path / "q.db", clock=clock)
+    store = await open_store(clock)
     settings = load_settings(rate_limit_messages=1000)
     tiers = Tiers(settings, store)
     limit = tiers.free.spec.messages_per_day
@@ -141,7 +139,6 @@ async def test_concurrent_messages_never_exceed_the_quota(tmp_path: Path, clock:
                                      for _ in range(limit + 30)))
     assert sum(r.ok for r in results) == limit
     assert await tiers.usage_today("local:eve") == limit
-    await store.close()
 
 
 async def test_flood_limit_then_window_passes(tiers: Tiers, clock: Clock) -> None:

@@ -1,186 +1,38 @@
-"""The store: SQLite through aiosqlite. The only module that holds SQL.
+"""The store: every SQL statement of Causette, over SQLite (default) or PostgreSQL.
 
-WAL mode, a versioned schema migrated at open, and explicit transactions: every write
-that must be atomic is one `BEGIN IMMEDIATE ... COMMIT`, so a crash never leaves half
-of it behind.
+One Store class, two drivers. The SQL here is written once, in the subset both databases
+speak (upserts, RETURNING, FILTER, partial indexes); each driver adapts placeholders and
+errors. Every write that must be atomic is one transaction, and every check-then-change
+that another process could race (ad budgets, grants, migrations) is either a single
+conditional statement or serialized with `lock(key)`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiosqlite
+from bot.store.base import Driver, Queries, Row, StoreError, iso, utc_now
+from bot.store.schema import (
+    GENERATED_IDS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_TABLE,
+    TABLES,
+    for_dialect,
+)
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 Role = Literal["user", "assistant"]
 MessageStatus = Literal["complete", "streaming", "cancelled", "failed", "interrupted"]
 
-# Each entry migrates the schema from version i to i + 1; never edit a released one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE users (
-            id INTEGER PRIMARY KEY,
-            platform TEXT NOT NULL,
-            external_id TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            UNIQUE (platform, external_id))""",
-        """CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY,
-            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-            key TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            closed_at TEXT)""",
-        # At most one open conversation per user and key: /reset closes it.
-        """CREATE UNIQUE INDEX conversations_open
-            ON conversations (user_id, key) WHERE closed_at IS NULL""",
-        """CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
-            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-            content TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN
-                ('complete', 'streaming', 'cancelled', 'failed', 'interrupted')),
-            prompt_tokens INTEGER,
-            completion_tokens INTEGER,
-            stop_reason TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL)""",
-        "CREATE INDEX messages_by_conversation ON messages (conversation_id, id)",
-    ),
-    (
-        # Where the bot answers in a Discord server: allow/block lists by kind.
-        """CREATE TABLE guild_rules (
-            guild_id TEXT NOT NULL,
-            kind TEXT NOT NULL CHECK (kind IN ('channel', 'role', 'user')),
-            target_id TEXT NOT NULL,
-            mode TEXT NOT NULL CHECK (mode IN ('allow', 'block')),
-            set_by TEXT NOT NULL,
-            set_at TEXT NOT NULL,
-            PRIMARY KEY (guild_id, kind, target_id))""",
-        """CREATE TABLE channel_prompts (
-            guild_id TEXT NOT NULL,
-            channel_id TEXT NOT NULL,
-            prompt TEXT NOT NULL,
-            set_by TEXT NOT NULL,
-            set_at TEXT NOT NULL,
-            PRIMARY KEY (guild_id, channel_id))""",
-    ),
-    (
-        # Tiers. Subjects: a user ref (discord:123), a role (discord:<guild>:<role>) or a
-        # guild (discord:<guild>). Grants are revoked, never deleted: they are history.
-        """CREATE TABLE tier_grants (
-            id INTEGER PRIMARY KEY,
-            subject_kind TEXT NOT NULL CHECK (subject_kind IN ('user', 'role', 'guild')),
-            subject TEXT NOT NULL,
-            tier TEXT NOT NULL,
-            granted_by TEXT NOT NULL,
-            reason TEXT NOT NULL DEFAULT '',
-            created_at TEXT NOT NULL,
-            expires_at TEXT,
-            revoked_at TEXT,
-            revoked_by TEXT)""",
-        """CREATE INDEX tier_grants_active ON tier_grants (subject_kind, subject)
-            WHERE revoked_at IS NULL""",
-        """CREATE TABLE entitlements (
-            id TEXT PRIMARY KEY,
-            user_ref TEXT NOT NULL,
-            sku_id TEXT NOT NULL,
-            starts_at TEXT,
-            ends_at TEXT,
-            deleted INTEGER NOT NULL DEFAULT 0,
-            updated_at TEXT NOT NULL)""",
-        "CREATE INDEX entitlements_by_user ON entitlements (user_ref)",
-        """CREATE TABLE audit_log (
-            id INTEGER PRIMARY KEY,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            subject TEXT NOT NULL,
-            detail TEXT NOT NULL,
-            reason TEXT NOT NULL DEFAULT '',
-            at TEXT NOT NULL)""",
-        """CREATE TABLE usage_daily (
-            user_ref TEXT NOT NULL,
-            day TEXT NOT NULL,
-            messages INTEGER NOT NULL,
-            PRIMARY KEY (user_ref, day))""",
-        """CREATE TABLE rate_windows (
-            user_ref TEXT PRIMARY KEY,
-            window_start TEXT NOT NULL,
-            count INTEGER NOT NULL)""",
-        """CREATE TABLE personas (
-            user_ref TEXT PRIMARY KEY,
-            prompt TEXT NOT NULL,
-            updated_at TEXT NOT NULL)""",
-    ),
-    (
-        # Sponsored replies. Money is integer micro-units (1e-6 of the currency) so sums
-        # are exact; the CHECK makes overspending impossible even for a buggy caller.
-        """CREATE TABLE campaigns (
-            id INTEGER PRIMARY KEY,
-            advertiser TEXT NOT NULL,
-            headline TEXT NOT NULL,
-            body TEXT NOT NULL,
-            url TEXT NOT NULL,
-            keywords TEXT NOT NULL,
-            categories TEXT NOT NULL,
-            languages TEXT NOT NULL,
-            cpm_micros INTEGER NOT NULL CHECK (cpm_micros > 0),
-            budget_micros INTEGER NOT NULL CHECK (budget_micros > 0),
-            daily_budget_micros INTEGER CHECK (daily_budget_micros > 0),
-            spent_micros INTEGER NOT NULL DEFAULT 0,
-            start_at TEXT NOT NULL,
-            end_at TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN
-                ('draft', 'active', 'paused', 'ended', 'exhausted')),
-            guild_id TEXT,
-            created_by TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            CHECK (spent_micros >= 0 AND spent_micros <= budget_micros))""",
-        # Users are named by internal id only; deleting a user removes their ad history.
-        """CREATE TABLE impressions (
-            id INTEGER PRIMARY KEY,
-            campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
-            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
-            platform TEXT NOT NULL,
-            matched TEXT NOT NULL,
-            delivery_ref TEXT,
-            cost_micros INTEGER NOT NULL,
-            day TEXT NOT NULL,
-            at TEXT NOT NULL)""",
-        "CREATE INDEX impressions_by_campaign ON impressions (campaign_id, day)",
-        "CREATE INDEX impressions_by_user ON impressions (user_id, at)",
-        "CREATE INDEX impressions_by_delivery ON impressions (delivery_ref)",
-        """CREATE TABLE clicks (
-            id INTEGER PRIMARY KEY,
-            impression_id INTEGER NOT NULL UNIQUE REFERENCES impressions(id) ON DELETE CASCADE,
-            at TEXT NOT NULL)""",
-        """CREATE TABLE guild_ads (
-            guild_id TEXT PRIMARY KEY,
-            enabled INTEGER NOT NULL,
-            set_by TEXT NOT NULL,
-            set_at TEXT NOT NULL)""",
-        """CREATE TABLE ad_preferences (
-            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
-            personalize INTEGER NOT NULL,
-            set_at TEXT NOT NULL)""",
-    ),
-    (
-        # Inbound ids already handled (WhatsApp retries deliveries): never answer twice.
-        """CREATE TABLE processed_inbound (
-            platform TEXT NOT NULL,
-            message_id TEXT NOT NULL,
-            received_at TEXT NOT NULL,
-            PRIMARY KEY (platform, message_id))""",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "iso", "utc_now"]
 
 
 @dataclass(frozen=True)
@@ -254,10 +106,6 @@ class CampaignDay:
     spent_micros: int
 
 
-class StoreError(Exception):
-    """The database cannot be used; the message says why and what to do."""
-
-
 @dataclass(frozen=True)
 class StoredMessage:
     """One turn of a conversation as stored."""
@@ -273,72 +121,71 @@ class StoredMessage:
     created_at: str
 
 
-def utc_now() -> datetime:
-    """The current time in UTC (the store's default clock)."""
-    return datetime.now(UTC)
 
-
-def iso(moment: datetime) -> str:
-    """The one timestamp format of the database: UTC ISO 8601, so text order is time order."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _explain(exc: sqlite3.Error, path: Path) -> StoreError:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        why = "it is locked by another process; stop the other process or try again"
-    elif "readonly" in text:
-        why = "it is read-only; fix the file's permissions or set DATABASE_PATH"
-    elif "disk is full" in text or "full" in text:
-        why = "the disk is full; free some space"
-    elif "not a database" in text or "malformed" in text:
-        why = "it is not a valid SQLite database; restore it or set DATABASE_PATH"
-    else:
-        why = text
-    return StoreError(f"Database {path}: {why}.")
+def clean_text(text: str) -> str:
+    """Text as both databases can hold it: PostgreSQL's text has no NUL character."""
+    return text.replace("\x00", "\ufffd")
 
 
 class Store:
-    """Async access to Causette's SQLite database."""
+    """Async access to Causette's database, whichever driver holds it."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path,
-                 clock: Callable[[], datetime] = utc_now) -> None:
-        self._db = db
-        self.path = path
+    def __init__(self, driver: Driver, clock: Callable[[], datetime] = utc_now) -> None:
+        self.driver = driver
+        self._db: Queries = driver
         self._clock = clock
-        self._write_lock = asyncio.Lock()
+        self.migrated_steps = 0  # what opening it applied (for `causette db migrate`)
+
+    @property
+    def dialect(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self.driver.dialect
+
+    @property
+    def location(self) -> str:
+        """The database's path or URL (without password), for messages."""
+        return self.driver.location
 
     @classmethod
     async def open(cls, path: Path | str, *, busy_timeout_ms: int = 5000,
                    clock: Callable[[], datetime] = utc_now) -> Store:
-        """Open (creating if needed) and migrate the database at `path`."""
-        # A `file:` URI opens SQLite's own modes (mode=ro for a read-only copy).
-        uri = str(path).startswith("file:")
-        path = Path(path)
+        """Open (creating if needed) and migrate the SQLite database at `path`."""
+        from bot.store.sqlite import SqliteDriver
+
+        return await cls._start(await SqliteDriver.open(path, busy_timeout_ms=busy_timeout_ms),
+                                clock)
+
+    @classmethod
+    async def connect(cls, url: str, *, pool_size: int = 10,
+                      clock: Callable[[], datetime] = utc_now) -> Store:
+        """Connect to and migrate the PostgreSQL database at `url`."""
+        from bot.store.postgres import PostgresDriver
+
+        return await cls._start(await PostgresDriver.open(url, pool_size=pool_size), clock)
+
+    @classmethod
+    async def from_settings(cls, settings: Settings,
+                            clock: Callable[[], datetime] = utc_now) -> Store:
+        """PostgreSQL when DATABASE_URL is set, else the SQLite file at DATABASE_PATH."""
+        if settings.database_url is not None:
+            return await cls.connect(settings.database_url.get_secret_value(),
+                                     pool_size=settings.database_pool_size, clock=clock)
+        return await cls.open(settings.database_path, clock=clock)
+
+    @classmethod
+    async def _start(cls, driver: Driver, clock: Callable[[], datetime]) -> Store:
+        store = cls(driver, clock)
         try:
-            if not uri and str(path) != ":memory:":
-                path.parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(str(path), isolation_level=None, uri=uri)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"Database {path}: cannot open it ({exc}).") from None
-        store = cls(db, path, clock)
-        try:
-            await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            await db.execute("PRAGMA journal_mode = WAL")
-            # NORMAL is durable across application crashes in WAL mode; only a power
-            # loss can drop the last commits, never corrupt the file.
-            await db.execute("PRAGMA synchronous = NORMAL")
-            await db.execute("PRAGMA foreign_keys = ON")
-            await store._migrate()
-            await store.mark_interrupted()
-        except sqlite3.Error as exc:
-            await db.close()
-            raise _explain(exc, path) from None
+            store.migrated_steps = await store.migrate()
+            await store.mark_interrupted(driver.stale_streaming_cutoff(clock()))
+        except BaseException:
+            await driver.close()
+            raise
         return store
 
     async def close(self) -> None:
-        """Close the connection; the WAL is checkpointed by SQLite on close."""
-        await self._db.close()
+        """Close the connection (or pool)."""
+        await self.driver.close()
 
     def now(self) -> datetime:
         """The store's clock (injectable for tests of expiry and daily resets)."""
@@ -347,67 +194,54 @@ class Store:
     def _now(self) -> str:
         return iso(self._clock())
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One atomic write; the lock keeps coroutines from sharing a transaction."""
-        async with self._write_lock:
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise _explain(exc, self.path) from None
-            try:
-                yield self._db
-                await self._db.execute("COMMIT")
-            except BaseException as exc:
-                try:
-                    await self._db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                if isinstance(exc, sqlite3.Error):
-                    raise _explain(exc, self.path) from None
-                raise
+    def _transaction(self) -> Any:
+        return self.driver.transaction()
 
-    async def _migrate(self) -> None:
-        await self._db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
-            "applied_at TEXT NOT NULL)"
-        )
-        version = await self.schema_version()
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"Database {self.path} has schema version {version}, newer than this "
-                f"Causette ({SCHEMA_VERSION}); upgrade Causette."
-            )
-        for number in range(version, SCHEMA_VERSION):
-            async with self._transaction() as db:
+    async def migrate(self) -> int:
+        """Bring the schema up to date in one transaction; return how many steps ran."""
+        dialect = self.driver.dialect
+        async with self._transaction() as db:
+            await db.lock("causette schema")  # two processes starting together migrate once
+            await db.execute(SCHEMA_VERSION_TABLE[dialect])
+            version = await self._version(db)
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"Database {self.location} has schema version {version}, newer than "
+                    f"this Causette ({SCHEMA_VERSION}); upgrade Causette.")
+            for number in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[number]:
-                    await db.execute(statement)
+                    await db.execute(for_dialect(statement, dialect))
                 await db.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                    (number + 1, self._now()),
-                )
+                    (number + 1, self._now()))
+        return SCHEMA_VERSION - version
+
+    @staticmethod
+    async def _version(db: Queries) -> int:
+        row = await db.fetchrow("SELECT MAX(version) FROM schema_version")
+        return int(row[0]) if row and row[0] is not None else 0
 
     async def schema_version(self) -> int:
         """The schema version the database is at."""
-        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        return await self._version(self._db)
 
     async def integrity_check(self) -> str:
-        """SQLite's own integrity check: 'ok' when the file is sound."""
-        async with self._db.execute("PRAGMA integrity_check") as cur:
-            rows = await cur.fetchall()
-        return "; ".join(str(r[0]) for r in rows)
+        """The database's own soundness check: 'ok' when it is sound."""
+        return await self.driver.integrity_check()
 
-    async def mark_interrupted(self) -> int:
-        """Mark answers left streaming by a crash as interrupted; return how many."""
+    async def mark_interrupted(self, untouched_since: datetime | None = None) -> int:
+        """Mark answers left streaming by a crash as interrupted; return how many.
+
+        With `untouched_since`, only those not checkpointed since then (other live
+        processes may be streaming the rest)."""
+        sql = ("UPDATE messages SET status = 'interrupted', updated_at = ? "
+               "WHERE status = 'streaming'")
+        params: list[object] = [self._now()]
+        if untouched_since is not None:
+            sql += " AND updated_at < ?"
+            params.append(iso(untouched_since))
         async with self._transaction() as db:
-            cur = await db.execute(
-                "UPDATE messages SET status = 'interrupted', updated_at = ? "
-                "WHERE status = 'streaming'",
-                (self._now(),),
-            )
-            return cur.rowcount
+            return int(await db.execute(sql, params))
 
     async def ensure_user(self, platform: str, external_id: str) -> int:
         """The internal id of a platform user, created on first sight."""
@@ -415,13 +249,10 @@ class Store:
             await db.execute(
                 "INSERT INTO users (platform, external_id, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (platform, external_id) DO NOTHING",
-                (platform, external_id, self._now()),
-            )
-            async with db.execute(
+                (platform, external_id, self._now()))
+            row = await db.fetchrow(
                 "SELECT id FROM users WHERE platform = ? AND external_id = ?",
-                (platform, external_id),
-            ) as cur:
-                row = await cur.fetchone()
+                (platform, external_id))
         assert row is not None
         return int(row[0])
 
@@ -430,20 +261,17 @@ class Store:
         async with self._transaction() as db:
             return await self._open_conversation(db, user_id, key)
 
-    async def _open_conversation(self, db: aiosqlite.Connection, user_id: int, key: str) -> int:
-        async with db.execute(
+    async def _open_conversation(self, db: Queries, user_id: int, key: str) -> int:
+        # The partial unique index makes a concurrent start (another process) a no-op.
+        await db.execute(
+            "INSERT INTO conversations (user_id, key, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (user_id, key) WHERE closed_at IS NULL DO NOTHING",
+            (user_id, key, self._now()))
+        row = await db.fetchrow(
             "SELECT id FROM conversations WHERE user_id = ? AND key = ? AND closed_at IS NULL",
-            (user_id, key),
-        ) as cur:
-            row = await cur.fetchone()
-        if row:
-            return int(row[0])
-        cur = await db.execute(
-            "INSERT INTO conversations (user_id, key, created_at) VALUES (?, ?, ?)",
-            (user_id, key, self._now()),
-        )
-        assert cur.lastrowid is not None
-        return int(cur.lastrowid)
+            (user_id, key))
+        assert row is not None
+        return int(row[0])
 
     async def reset_conversation(self, user_id: int, key: str) -> int:
         """Close the open conversation (kept in the database) and start a new one."""
@@ -451,9 +279,13 @@ class Store:
             await db.execute(
                 "UPDATE conversations SET closed_at = ? "
                 "WHERE user_id = ? AND key = ? AND closed_at IS NULL",
-                (self._now(), user_id, key),
-            )
+                (self._now(), user_id, key))
             return await self._open_conversation(db, user_id, key)
+
+    async def _insert(self, db: Queries, sql: str, params: tuple[object, ...]) -> int:
+        row = await db.fetchrow(sql + " RETURNING id", params)
+        assert row is not None
+        return int(row[0])
 
     async def add_message(self, conversation_id: int, role: Role, content: str, *,
                           status: MessageStatus = "complete",
@@ -461,13 +293,10 @@ class Store:
         """Append a turn; committed before this returns."""
         now = self._now()
         async with self._transaction() as db:
-            cur = await db.execute(
-                "INSERT INTO messages (conversation_id, role, content, status, prompt_tokens, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, content, status, prompt_tokens, now, now),
-            )
-        assert cur.lastrowid is not None
-        return int(cur.lastrowid)
+            return await self._insert(
+                db, "INSERT INTO messages (conversation_id, role, content, status, "
+                "prompt_tokens, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, clean_text(content), status, prompt_tokens, now, now))
 
     async def finish_message(self, message_id: int, content: str, status: MessageStatus, *,
                              prompt_tokens: int | None = None,
@@ -479,34 +308,28 @@ class Store:
                 "UPDATE messages SET content = ?, status = ?, "
                 "prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = ?, "
                 "stop_reason = ?, updated_at = ? WHERE id = ?",
-                (content, status, prompt_tokens, completion_tokens, stop_reason,
-                 self._now(), message_id),
-            )
+                (clean_text(content), status, prompt_tokens, completion_tokens, stop_reason,
+                 self._now(), message_id))
+
+    _MESSAGE_COLUMNS = ("id, conversation_id, role, content, status, prompt_tokens, "
+                        "completion_tokens, stop_reason, created_at")
 
     async def messages(self, conversation_id: int, *, limit: int | None = None
                        ) -> list[StoredMessage]:
         """A conversation's turns, oldest first; with `limit`, only the newest ones."""
-        sql = (
-            "SELECT id, conversation_id, role, content, status, prompt_tokens, "
-            "completion_tokens, stop_reason, created_at FROM messages "
-            "WHERE conversation_id = ? ORDER BY id DESC"
-        )
+        sql = (f"SELECT {self._MESSAGE_COLUMNS} FROM messages "
+               "WHERE conversation_id = ? ORDER BY id DESC")
         params: tuple[object, ...] = (conversation_id,)
         if limit is not None:
             sql += " LIMIT ?"
             params += (limit,)
-        async with self._db.execute(sql, params) as cur:
-            rows = await cur.fetchall()
-        return [StoredMessage(*row) for row in reversed(list(rows))]
+        rows = await self._db.fetch(sql, params)
+        return [StoredMessage(*row) for row in reversed(rows)]
 
     async def message(self, message_id: int) -> StoredMessage | None:
         """One stored turn by id."""
-        async with self._db.execute(
-            "SELECT id, conversation_id, role, content, status, prompt_tokens, "
-            "completion_tokens, stop_reason, created_at FROM messages WHERE id = ?",
-            (message_id,),
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchrow(
+            f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,))
         return StoredMessage(*row) if row else None
 
     # Discord server settings ------------------------------------------------------
@@ -529,11 +352,10 @@ class Store:
 
     async def guild_rules(self, guild_id: str) -> list[GuildRule]:
         """A server's rules."""
-        async with self._db.execute(
+        rows = await self._db.fetch(
             "SELECT kind, target_id, mode FROM guild_rules WHERE guild_id = ? "
-            "ORDER BY kind, target_id", (guild_id,),
-        ) as cur:
-            return [GuildRule(*row) for row in await cur.fetchall()]
+            "ORDER BY kind, target_id", (guild_id,))
+        return [GuildRule(*row) for row in rows]
 
     async def set_channel_prompt(self, guild_id: str, channel_id: str, prompt: str | None,
                                  set_by: str) -> None:
@@ -548,53 +370,55 @@ class Store:
                     "INSERT INTO channel_prompts (guild_id, channel_id, prompt, set_by, set_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, channel_id) DO UPDATE SET "
                     "prompt = excluded.prompt, set_by = excluded.set_by, set_at = excluded.set_at",
-                    (guild_id, channel_id, prompt, set_by, self._now()))
+                    (guild_id, channel_id, clean_text(prompt), set_by, self._now()))
 
     async def channel_prompts(self, guild_id: str) -> dict[str, str]:
         """A server's channel prompts by channel id."""
-        async with self._db.execute(
-            "SELECT channel_id, prompt FROM channel_prompts WHERE guild_id = ?", (guild_id,),
-        ) as cur:
-            return {str(row[0]): str(row[1]) for row in await cur.fetchall()}
+        rows = await self._db.fetch(
+            "SELECT channel_id, prompt FROM channel_prompts WHERE guild_id = ?", (guild_id,))
+        return {str(row[0]): str(row[1]) for row in rows}
 
     # Tiers: grants, entitlements, audit ---------------------------------------------
 
-    async def _audit(self, db: aiosqlite.Connection, actor: str, action: str, subject: str,
+    async def _audit(self, db: Queries, actor: str, action: str, subject: str,
                      detail: str, reason: str) -> None:
         await db.execute(
             "INSERT INTO audit_log (actor, action, subject, detail, reason, at) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (actor, action, subject, detail, reason, self._now()))
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (actor, action, subject, detail, clean_text(reason), self._now()))
 
     async def grant_tier(self, subject_kind: str, subject: str, tier: str, *, granted_by: str,
                          reason: str = "", expires_at: datetime | None = None) -> int:
         """Give a subject a tier (replacing its active grant), audited, in one transaction."""
         async with self._transaction() as db:
+            # Two admins granting at once (in two processes) must leave one active grant.
+            await db.lock(f"grant {subject_kind} {subject}")
             await db.execute(
                 "UPDATE tier_grants SET revoked_at = ?, revoked_by = ? "
                 "WHERE subject_kind = ? AND subject = ? AND revoked_at IS NULL",
                 (self._now(), granted_by, subject_kind, subject))
-            cur = await db.execute(
-                "INSERT INTO tier_grants (subject_kind, subject, tier, granted_by, reason, "
+            grant_id = await self._insert(
+                db, "INSERT INTO tier_grants (subject_kind, subject, tier, granted_by, reason, "
                 "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (subject_kind, subject, tier, granted_by, reason, self._now(),
+                (subject_kind, subject, tier, granted_by, clean_text(reason), self._now(),
                  iso(expires_at) if expires_at else None))
             until = f" until {iso(expires_at)}" if expires_at else ""
             await self._audit(db, granted_by, "grant", f"{subject_kind} {subject}",
                               f"tier {tier}{until}", reason)
-        assert cur.lastrowid is not None
-        return int(cur.lastrowid)
+        return grant_id
 
     async def revoke_tier(self, subject_kind: str, subject: str, *, revoked_by: str,
                           reason: str = "") -> int:
         """Revoke a subject's active grants; return how many, audited."""
         async with self._transaction() as db:
-            cur = await db.execute(
+            await db.lock(f"grant {subject_kind} {subject}")
+            count = await db.execute(
                 "UPDATE tier_grants SET revoked_at = ?, revoked_by = ? "
                 "WHERE subject_kind = ? AND subject = ? AND revoked_at IS NULL",
                 (self._now(), revoked_by, subject_kind, subject))
             await self._audit(db, revoked_by, "revoke", f"{subject_kind} {subject}",
-                              f"{cur.rowcount} grant(s) revoked", reason)
-            return cur.rowcount
+                              f"{count} grant(s) revoked", reason)
+            return count
 
     async def active_grants(self, subject_kind: str | None = None,
                             subjects: list[str] | None = None,
@@ -616,8 +440,7 @@ class Store:
             sql += " AND subject LIKE ? ESCAPE '\\'"
             params.append(prefix.replace("%", "\\%").replace("_", "\\_") + "%")
         sql += " ORDER BY id DESC"
-        async with self._db.execute(sql, params) as cur:
-            return [TierGrant(*row) for row in await cur.fetchall()]
+        return [TierGrant(*row) for row in await self._db.fetch(sql, params)]
 
     async def audit_log(self, *, limit: int = 50, subject_contains: str | None = None
                         ) -> list[AuditEntry]:
@@ -629,8 +452,7 @@ class Store:
             params.append(f"%{subject_contains}%")
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
-        async with self._db.execute(sql, params) as cur:
-            return [AuditEntry(*row) for row in await cur.fetchall()]
+        return [AuditEntry(*row) for row in await self._db.fetch(sql, params)]
 
     async def upsert_entitlement(self, entitlement_id: str, user_ref: str, sku_id: str, *,
                                  starts_at: datetime | None, ends_at: datetime | None,
@@ -652,23 +474,23 @@ class Store:
     async def active_entitlements(self, user_ref: str) -> list[tuple[str, str | None]]:
         """(sku id, end or None) of the user's live entitlements."""
         now = self._now()
-        async with self._db.execute(
+        rows = await self._db.fetch(
             "SELECT sku_id, ends_at FROM entitlements WHERE user_ref = ? AND deleted = 0 "
             "AND (starts_at IS NULL OR starts_at <= ?) AND (ends_at IS NULL OR ends_at > ?)",
-            (user_ref, now, now),
-        ) as cur:
-            return [(str(r[0]), r[1]) for r in await cur.fetchall()]
+            (user_ref, now, now))
+        return [(str(r[0]), r[1]) for r in rows]
 
     # Quotas --------------------------------------------------------------------------
 
     async def consume_quota(self, user_ref: str, day: str, limit: int) -> bool:
         """Count one message for the day unless the limit is reached; one atomic statement."""
         async with self._transaction() as db:
-            cur = await db.execute(
+            count = await db.execute(
                 "INSERT INTO usage_daily (user_ref, day, messages) VALUES (?, ?, 1) "
-                "ON CONFLICT (user_ref, day) DO UPDATE SET messages = messages + 1 "
-                "WHERE messages < ?", (user_ref, day, limit))
-            return cur.rowcount == 1 and limit > 0
+                "ON CONFLICT (user_ref, day) DO UPDATE SET "
+                "messages = usage_daily.messages + 1 WHERE usage_daily.messages < ?",
+                (user_ref, day, limit))
+            return count == 1 and limit > 0
 
     async def refund_quota(self, user_ref: str, day: str) -> None:
         """Give back a message that was counted but not answered (e.g. the queue was full)."""
@@ -679,23 +501,23 @@ class Store:
 
     async def usage(self, user_ref: str, day: str) -> int:
         """Messages counted for the user on `day`."""
-        async with self._db.execute(
-            "SELECT messages FROM usage_daily WHERE user_ref = ? AND day = ?", (user_ref, day),
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchrow(
+            "SELECT messages FROM usage_daily WHERE user_ref = ? AND day = ?", (user_ref, day))
         return int(row[0]) if row else 0
 
     async def hit_rate_limit(self, user_ref: str, window_start: str, limit: int) -> bool:
         """Count a message in the user's current window; True when over the limit."""
         async with self._transaction() as db:
-            cur = await db.execute(
+            count = await db.execute(
                 "INSERT INTO rate_windows (user_ref, window_start, count) VALUES (?, ?, 1) "
-                "ON CONFLICT (user_ref) DO UPDATE SET "
-                "count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END, "
+                "ON CONFLICT (user_ref) DO UPDATE SET count = CASE WHEN "
+                "rate_windows.window_start = excluded.window_start "
+                "THEN rate_windows.count + 1 ELSE 1 END, "
                 "window_start = excluded.window_start "
-                "WHERE window_start != excluded.window_start OR count < ?",
+                "WHERE rate_windows.window_start != excluded.window_start "
+                "OR rate_windows.count < ?",
                 (user_ref, window_start, limit))
-            return cur.rowcount == 0
+            return count == 0
 
     # Personas ------------------------------------------------------------------------
 
@@ -708,13 +530,13 @@ class Store:
                 await db.execute(
                     "INSERT INTO personas (user_ref, prompt, updated_at) VALUES (?, ?, ?) "
                     "ON CONFLICT (user_ref) DO UPDATE SET prompt = excluded.prompt, "
-                    "updated_at = excluded.updated_at", (user_ref, prompt, self._now()))
+                    "updated_at = excluded.updated_at",
+                    (user_ref, clean_text(prompt), self._now()))
 
     async def persona(self, user_ref: str) -> str | None:
         """The user's persona, if set."""
-        async with self._db.execute(
-            "SELECT prompt FROM personas WHERE user_ref = ?", (user_ref,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchrow(
+            "SELECT prompt FROM personas WHERE user_ref = ?", (user_ref,))
         return str(row[0]) if row else None
 
     # Sponsored replies ---------------------------------------------------------------
@@ -725,11 +547,11 @@ class Store:
         "created_by, created_at")
 
     @staticmethod
-    def _campaign(row: tuple[object, ...]) -> Campaign:
+    def _campaign(row: Row) -> Campaign:
         values = list(row)
         for index in (5, 6, 7):
             values[index] = tuple(json.loads(str(values[index])))
-        return Campaign(*values)  # type: ignore[arg-type]
+        return Campaign(*values)
 
     async def add_campaign(self, *, advertiser: str, headline: str, body: str, url: str,
                            keywords: list[str], categories: list[str], languages: list[str],
@@ -738,18 +560,18 @@ class Store:
                            status: str, guild_id: str | None, created_by: str) -> int:
         """Store a validated campaign; returns its id."""
         async with self._transaction() as db:
-            cur = await db.execute(
-                "INSERT INTO campaigns (advertiser, headline, body, url, keywords, categories, "
-                "languages, cpm_micros, budget_micros, daily_budget_micros, start_at, end_at, "
-                "status, guild_id, created_by, created_at) "
+            campaign_id = await self._insert(
+                db, "INSERT INTO campaigns (advertiser, headline, body, url, keywords, "
+                "categories, languages, cpm_micros, budget_micros, daily_budget_micros, "
+                "start_at, end_at, status, guild_id, created_by, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (advertiser, headline, body, url, json.dumps(keywords), json.dumps(categories),
-                 json.dumps(languages), cpm_micros, budget_micros, daily_budget_micros,
-                 start_at, end_at, status, guild_id, created_by, self._now()))
-            await self._audit(db, created_by, "campaign add", f"campaign {cur.lastrowid}",
+                (clean_text(advertiser), clean_text(headline), clean_text(body), clean_text(url),
+                 json.dumps(keywords), json.dumps(categories), json.dumps(languages),
+                 cpm_micros, budget_micros, daily_budget_micros, start_at, end_at, status,
+                 guild_id, created_by, self._now()))
+            await self._audit(db, created_by, "campaign add", f"campaign {campaign_id}",
                               f"{advertiser}: budget {budget_micros / 1e6:.2f}", "")
-        assert cur.lastrowid is not None
-        return int(cur.lastrowid)
+        return campaign_id
 
     async def campaigns(self, *, status: str | None = None) -> list[Campaign]:
         """All campaigns (optionally of one status), oldest first."""
@@ -758,44 +580,39 @@ class Store:
         if status is not None:
             sql += " WHERE status = ?"
             params = (status,)
-        async with self._db.execute(sql + " ORDER BY id", params) as cur:
-            return [self._campaign(tuple(row)) for row in await cur.fetchall()]
+        return [self._campaign(row) for row in await self._db.fetch(sql + " ORDER BY id", params)]
 
     async def campaign(self, campaign_id: int) -> Campaign | None:
         """One campaign by id."""
-        async with self._db.execute(
-            f"SELECT {self._CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?", (campaign_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        return self._campaign(tuple(row)) if row else None
+        row = await self._db.fetchrow(
+            f"SELECT {self._CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?", (campaign_id,))
+        return self._campaign(row) if row else None
 
     async def set_campaign_status(self, campaign_id: int, status: str, *,
                                   allowed_from: tuple[str, ...], actor: str) -> bool:
         """Move a campaign to `status` if it is in one of `allowed_from`; audited."""
         placeholders = ",".join("?" * len(allowed_from))
         async with self._transaction() as db:
-            cur = await db.execute(
+            count = await db.execute(
                 f"UPDATE campaigns SET status = ? WHERE id = ? AND status IN ({placeholders})",
                 (status, campaign_id, *allowed_from))
-            if cur.rowcount:
+            if count:
                 await self._audit(db, actor, f"campaign {status}", f"campaign {campaign_id}",
                                   status, "")
-            return cur.rowcount == 1
+            return count == 1
 
     async def end_finished_campaigns(self) -> int:
         """Mark campaigns past their end date as ended."""
         async with self._transaction() as db:
-            cur = await db.execute(
+            return await db.execute(
                 "UPDATE campaigns SET status = 'ended' WHERE status IN ('active', 'paused') "
                 "AND end_at <= ?", (self._now(),))
-            return cur.rowcount
 
     async def day_spend(self, campaign_id: int, day: str) -> int:
         """What a campaign spent on `day`, in micro-units."""
-        async with self._db.execute(
+        row = await self._db.fetchrow(
             "SELECT COALESCE(SUM(cost_micros), 0) FROM impressions "
-            "WHERE campaign_id = ? AND day = ?", (campaign_id, day)) as cur:
-            row = await cur.fetchone()
+            "WHERE campaign_id = ? AND day = ?", (campaign_id, day))
         return int(row[0]) if row else 0
 
     async def charge_impression(self, campaign_id: int, cost_micros: int, *, user_id: int,
@@ -803,67 +620,63 @@ class Store:
                                 delivery_ref: str | None = None) -> int | None:
         """Charge one delivered impression and record it, atomically.
 
-        The UPDATE's WHERE clause is the budget guard: with the write lock held, the
-        spend, the daily spend and the status are checked and changed in one statement,
-        so no number of concurrent deliveries, in any number of processes, can take a
+        The UPDATE's WHERE clause is the budget guard: spend, daily spend and status are
+        checked and changed in one statement, and the campaign's lock (taken first)
+        makes the daily sum it reads include every charge committed before, so no
+        number of concurrent deliveries, in any number of processes, can take a
         campaign past its budget. Returns the impression id, or None when not charged.
         """
         async with self._transaction() as db:
-            cur = await db.execute(
-                "UPDATE campaigns SET spent_micros = spent_micros + :cost, "
-                "status = CASE WHEN spent_micros + 2 * :cost > budget_micros "
+            await db.lock(f"campaign {campaign_id}")
+            count = await db.execute(
+                "UPDATE campaigns SET spent_micros = spent_micros + ?, "
+                "status = CASE WHEN spent_micros + 2 * ? > budget_micros "
                 "THEN 'exhausted' ELSE status END "
-                "WHERE id = :id AND status = 'active' AND spent_micros + :cost <= budget_micros "
-                "AND (daily_budget_micros IS NULL OR :cost + (SELECT COALESCE(SUM(cost_micros), 0) "
-                "FROM impressions WHERE campaign_id = :id AND day = :day) <= daily_budget_micros)",
-                {"cost": cost_micros, "id": campaign_id, "day": day})
-            if cur.rowcount != 1:
+                "WHERE id = ? AND status = 'active' AND spent_micros + ? <= budget_micros "
+                "AND (daily_budget_micros IS NULL OR ? + (SELECT COALESCE(SUM(cost_micros), 0) "
+                "FROM impressions WHERE campaign_id = ? AND day = ?) <= daily_budget_micros)",
+                (cost_micros, cost_micros, campaign_id, cost_micros, cost_micros, campaign_id,
+                 day))
+            if count != 1:
                 return None
-            cur = await db.execute(
-                "INSERT INTO impressions (campaign_id, user_id, platform, matched, delivery_ref, "
-                "cost_micros, day, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (campaign_id, user_id, platform, matched, delivery_ref, cost_micros, day,
-                 self._now()))
-            return cur.lastrowid
+            return await self._insert(
+                db, "INSERT INTO impressions (campaign_id, user_id, platform, matched, "
+                "delivery_ref, cost_micros, day, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (campaign_id, user_id, platform, clean_text(matched), delivery_ref,
+                 cost_micros, day, self._now()))
 
     async def record_click(self, impression_id: int) -> bool:
         """Count a click once per impression; False if already counted or unknown."""
         async with self._transaction() as db:
-            cur = await db.execute(
+            count = await db.execute(
                 "INSERT INTO clicks (impression_id, at) SELECT id, ? FROM impressions "
                 "WHERE id = ? ON CONFLICT (impression_id) DO NOTHING",
                 (self._now(), impression_id))
-            return cur.rowcount == 1
+            return count == 1
 
     async def impression_by_delivery(self, delivery_ref: str) -> tuple[int, str] | None:
         """(impression id, matched words) of the ad delivered as `delivery_ref`."""
-        async with self._db.execute(
-            "SELECT id, matched FROM impressions WHERE delivery_ref = ?", (delivery_ref,),
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchrow(
+            "SELECT id, matched FROM impressions WHERE delivery_ref = ?", (delivery_ref,))
         return (int(row[0]), str(row[1])) if row else None
 
     async def impression_campaign(self, impression_id: int) -> Campaign | None:
         """The campaign an impression belongs to."""
-        async with self._db.execute(
-            "SELECT campaign_id FROM impressions WHERE id = ?", (impression_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchrow(
+            "SELECT campaign_id FROM impressions WHERE id = ?", (impression_id,))
         return await self.campaign(int(row[0])) if row else None
 
     async def ad_counters(self, user_id: int, day: str) -> tuple[int, int, bool]:
         """(ads shown today, assistant replies since the last ad, ever shown one)."""
-        async with self._db.execute(
+        row = await self._db.fetchrow(
             "SELECT COUNT(*) FILTER (WHERE day = ?), MAX(at) FROM impressions WHERE user_id = ?",
-            (day, user_id)) as cur:
-            row = await cur.fetchone()
+            (day, user_id))
         today = int(row[0]) if row else 0
         last = row[1] if row else None
-        async with self._db.execute(
+        since = await self._db.fetchrow(
             "SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
             "WHERE c.user_id = ? AND m.role = 'assistant' AND m.created_at > ?",
-            (user_id, last or ""),
-        ) as cur:
-            since = await cur.fetchone()
+            (user_id, last or ""))
         return today, int(since[0]) if since else 0, last is not None
 
     async def set_guild_ads(self, guild_id: str, enabled: bool, set_by: str) -> None:
@@ -879,9 +692,8 @@ class Store:
 
     async def guild_ads(self, guild_id: str) -> bool | None:
         """Whether a server turned sponsored replies on (None: never chose)."""
-        async with self._db.execute(
-            "SELECT enabled FROM guild_ads WHERE guild_id = ?", (guild_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchrow(
+            "SELECT enabled FROM guild_ads WHERE guild_id = ?", (guild_id,))
         return bool(row[0]) if row else None
 
     async def set_personalize(self, user_id: int, on: bool) -> None:
@@ -894,29 +706,28 @@ class Store:
 
     async def personalize(self, user_id: int) -> bool:
         """Whether the user opted in to personalised ads (off unless they said so)."""
-        async with self._db.execute(
-            "SELECT personalize FROM ad_preferences WHERE user_id = ?", (user_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchrow(
+            "SELECT personalize FROM ad_preferences WHERE user_id = ?", (user_id,))
         return bool(row[0]) if row else False
 
     async def campaign_days(self) -> list[CampaignDay]:
         """Impressions, clicks and spend per campaign per day."""
-        async with self._db.execute(
+        rows = await self._db.fetch(
             "SELECT i.campaign_id, i.day, COUNT(*), COUNT(c.id), SUM(i.cost_micros) "
             "FROM impressions i LEFT JOIN clicks c ON c.impression_id = i.id "
-            "GROUP BY i.campaign_id, i.day ORDER BY i.campaign_id, i.day") as cur:
-            return [CampaignDay(int(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]))
-                    for row in await cur.fetchall()]
+            "GROUP BY i.campaign_id, i.day ORDER BY i.campaign_id, i.day")
+        return [CampaignDay(int(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]))
+                for row in rows]
 
     # Idempotent inbound ------------------------------------------------------------
 
     async def claim_inbound(self, platform: str, message_id: str) -> bool:
-        """True the first time an inbound message id is seen; False on any repeat."""
+        """True the first time an inbound message id is seen (by any process); False after."""
         async with self._transaction() as db:
-            cur = await db.execute(
+            count = await db.execute(
                 "INSERT INTO processed_inbound (platform, message_id, received_at) "
                 "VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (platform, message_id, self._now()))
-            return cur.rowcount == 1
+            return count == 1
 
     async def set_message_status(self, message_id: int, status: MessageStatus,
                                  stop_reason: str | None = None) -> None:
@@ -928,15 +739,10 @@ class Store:
 
     # Privacy -------------------------------------------------------------------------
 
-    async def _rows(self, sql: str, params: tuple[object, ...]) -> list[dict[str, object]]:
-        async with self._db.execute(sql, params) as cur:
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
-
     async def export_user(self, user_ref: str) -> dict[str, object]:
         """Everything stored about a user, as plain data (for /privacy export)."""
         platform, _, external = user_ref.partition(":")
-        users = await self._rows(
+        users = await self._db.rows(
             "SELECT id, platform, external_id, created_at FROM users "
             "WHERE platform = ? AND external_id = ?", (platform, external))
         user_id = users[0]["id"] if users else None
@@ -944,15 +750,15 @@ class Store:
         data: dict[str, object] = {
             "user": users[0] if users else None,
             "conversations": [],
-            "tier_grants": await self._rows(
+            "tier_grants": await self._db.rows(
                 "SELECT subject_kind, subject, tier, granted_by, reason, created_at, expires_at, "
                 "revoked_at FROM tier_grants WHERE subject = ? OR subject LIKE ?",
                 (user_ref, member_like)),
-            "entitlements": await self._rows(
+            "entitlements": await self._db.rows(
                 "SELECT id, sku_id, starts_at, ends_at, deleted FROM entitlements "
                 "WHERE user_ref = ?", (user_ref,)),
             "persona": await self.persona(user_ref),
-            "usage": await self._rows(
+            "usage": await self._db.rows(
                 "SELECT day, messages FROM usage_daily WHERE user_ref = ? ORDER BY day",
                 (user_ref,)),
             "ad_impressions": [],
@@ -960,20 +766,21 @@ class Store:
         }
         if user_id is None:
             return data
-        conversations = await self._rows(
+        conversations = await self._db.rows(
             "SELECT id, key, created_at, closed_at FROM conversations WHERE user_id = ? "
             "ORDER BY id", (user_id,))
         for conversation in conversations:
-            conversation["messages"] = await self._rows(
+            conversation["messages"] = await self._db.rows(
                 "SELECT role, content, status, prompt_tokens, completion_tokens, created_at "
                 "FROM messages WHERE conversation_id = ? ORDER BY id", (conversation["id"],))
         data["conversations"] = conversations
-        data["ad_impressions"] = await self._rows(
+        data["ad_impressions"] = await self._db.rows(
             "SELECT i.at, c.advertiser, i.matched, i.platform, "
-            "EXISTS (SELECT 1 FROM clicks k WHERE k.impression_id = i.id) AS clicked "
+            "CASE WHEN EXISTS (SELECT 1 FROM clicks k WHERE k.impression_id = i.id) "
+            "THEN 1 ELSE 0 END AS clicked "
             "FROM impressions i JOIN campaigns c ON c.id = i.campaign_id "
             "WHERE i.user_id = ? ORDER BY i.id", (user_id,))
-        data["consent"] = {"ad_personalization": await self.personalize(int(str(user_id)))}
+        data["consent"] = {"ad_personalization": await self.personalize(int(user_id))}
         return data
 
     async def forget_user(self, user_ref: str, anonymous_id: str) -> dict[str, int]:
@@ -982,31 +789,27 @@ class Store:
         platform, _, external = user_ref.partition(":")
         counts: dict[str, int] = {}
         async with self._transaction() as db:
-            async with db.execute("SELECT id FROM users WHERE platform = ? AND external_id = ?",
-                                  (platform, external)) as cur:
-                row = await cur.fetchone()
+            row = await db.fetchrow("SELECT id FROM users WHERE platform = ? AND external_id = ?",
+                                    (platform, external))
             if row is not None:
                 user_id = int(row[0])
-                cur = await db.execute(
+                counts["messages"] = await db.execute(
                     "DELETE FROM messages WHERE conversation_id IN "
                     "(SELECT id FROM conversations WHERE user_id = ?)", (user_id,))
-                counts["messages"] = cur.rowcount
-                cur = await db.execute("DELETE FROM conversations WHERE user_id = ?", (user_id,))
-                counts["conversations"] = cur.rowcount
-                cur = await db.execute("UPDATE impressions SET user_id = NULL WHERE user_id = ?",
-                                       (user_id,))
-                counts["impressions_anonymised"] = cur.rowcount
+                counts["conversations"] = await db.execute(
+                    "DELETE FROM conversations WHERE user_id = ?", (user_id,))
+                counts["impressions_anonymised"] = await db.execute(
+                    "UPDATE impressions SET user_id = NULL WHERE user_id = ?", (user_id,))
                 await db.execute("DELETE FROM ad_preferences WHERE user_id = ?", (user_id,))
                 await db.execute("DELETE FROM users WHERE id = ?", (user_id,))
             member_like = f"%/{user_ref}"
-            cur = await db.execute(
+            counts["grants_anonymised"] = await db.execute(
                 "UPDATE tier_grants SET revoked_at = COALESCE(revoked_at, ?), "
                 "subject = replace(subject, ?, ?) WHERE subject = ? OR subject LIKE ?",
                 (self._now(), user_ref, anonymous_id, user_ref, member_like))
-            counts["grants_anonymised"] = cur.rowcount
-            cur = await db.execute("UPDATE entitlements SET user_ref = ? WHERE user_ref = ?",
-                                   (anonymous_id, user_ref))
-            counts["entitlements_anonymised"] = cur.rowcount
+            counts["entitlements_anonymised"] = await db.execute(
+                "UPDATE entitlements SET user_ref = ? WHERE user_ref = ?",
+                (anonymous_id, user_ref))
             await db.execute(
                 "UPDATE audit_log SET subject = replace(subject, ?, ?), "
                 "actor = replace(actor, ?, ?) WHERE subject LIKE ? OR actor = ?",
@@ -1019,8 +822,8 @@ class Store:
     async def purge_older_than(self, cutoff: datetime) -> int:
         """Retention: delete messages older than `cutoff`, then emptied conversations."""
         async with self._transaction() as db:
-            cur = await db.execute("DELETE FROM messages WHERE created_at < ?", (iso(cutoff),))
-            deleted = cur.rowcount
+            deleted = await db.execute(
+                "DELETE FROM messages WHERE created_at < ?", (iso(cutoff),))
             await db.execute(
                 "DELETE FROM conversations WHERE closed_at IS NOT NULL AND NOT EXISTS "
                 "(SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id)")
@@ -1029,11 +832,10 @@ class Store:
     async def stats(self, day: str) -> dict[str, object]:
         """Operator figures from the database (the same for /stats and `causette stats`)."""
         async def one(sql: str, params: tuple[object, ...] = ()) -> int:
-            async with self._db.execute(sql, params) as cur:
-                row = await cur.fetchone()
+            row = await self._db.fetchrow(sql, params)
             return int(row[0] or 0) if row else 0
 
-        answers = await self._rows(
+        answers = await self._db.rows(
             "SELECT status, COUNT(*) AS n, COALESCE(SUM(completion_tokens), 0) AS tokens "
             "FROM messages WHERE role = 'assistant' AND created_at >= ? GROUP BY status",
             (day,))
@@ -1042,9 +844,9 @@ class Store:
             "users": await one("SELECT COUNT(*) FROM users"),
             "messages_today": await one(
                 "SELECT COUNT(*) FROM messages WHERE role = 'user' AND created_at >= ?", (day,)),
-            "answers_today": {str(r["status"]): int(str(r["n"])) for r in answers},
-            "tokens_today": sum(int(str(r["tokens"])) for r in answers),
-            "active_grants": {str(r["tier"]): int(str(r["n"])) for r in await self._rows(
+            "answers_today": {str(r["status"]): int(r["n"]) for r in answers},
+            "tokens_today": sum(int(r["tokens"]) for r in answers),
+            "active_grants": {str(r["tier"]): int(r["n"]) for r in await self._db.rows(
                 "SELECT tier, COUNT(*) AS n FROM tier_grants WHERE revoked_at IS NULL AND "
                 "(expires_at IS NULL OR expires_at > ?) GROUP BY tier", (self._now(),))},
             "ad_impressions_today": await one(
@@ -1055,3 +857,45 @@ class Store:
             "ad_spend_today_micros": await one(
                 "SELECT COALESCE(SUM(cost_micros), 0) FROM impressions WHERE day = ?", (day,)),
         }
+
+    # Moving a database -----------------------------------------------------------------
+
+    async def table_counts(self, db: Queries | None = None) -> dict[str, int]:
+        """Rows per table (what `causette db copy` checks), optionally inside `db`."""
+        db = db or self._db
+        counts = {}
+        for table in TABLES:
+            row = await db.fetchrow(f"SELECT COUNT(*) FROM {table}")
+            counts[table] = int(row[0]) if row else 0
+        return counts
+
+    async def copy_to(self, target: Store, *, batch: int = 2000) -> dict[str, int]:
+        """Copy every row of this (SQLite) database into an empty, migrated `target`.
+
+        One transaction on each side: the source is write-locked while it is read, and
+        the target commits only once its row counts equal the source's."""
+        if self.dialect != "sqlite":
+            raise StoreError("Copying reads a SQLite database; the source is not one.")
+        if await self.schema_version() != await target.schema_version():
+            raise StoreError("Source and target are at different schema versions; "
+                             "run `causette db migrate` on both first.")
+        filled = {t: n for t, n in (await target.table_counts()).items() if n}
+        if filled:
+            raise StoreError(f"Database {target.location} is not empty "
+                             f"({', '.join(f'{t}: {n}' for t, n in filled.items())}); "
+                             "copy only into a new database.")
+        async with self._transaction() as source, target._transaction() as sink:
+            for table in TABLES:
+                offset = 0
+                while rows := await source.rows(
+                        f"SELECT * FROM {table} ORDER BY rowid LIMIT ? OFFSET ?",
+                        (batch, offset)):
+                    await sink.copy_rows(table, list(rows[0]),
+                                         [tuple(row.values()) for row in rows])
+                    offset += len(rows)
+            await sink.reset_ids(GENERATED_IDS)
+            expected, copied = await self.table_counts(source), await target.table_counts(sink)
+            if copied != expected:  # rolls the target back: nothing half-copied stays
+                wrong = [t for t in TABLES if copied[t] != expected[t]]
+                raise StoreError(f"Copy check failed: row counts differ in {', '.join(wrong)}.")
+        return copied

@@ -1,0 +1,204 @@
+"""The schema: versioned migrations, written once and adapted to each dialect.
+
+The statements are written in SQLite's dialect; `for_dialect` adapts the few words that
+differ for PostgreSQL (64-bit integers, identity keys), so both databases always have
+the same tables, constraints and indexes. Timestamps are ISO 8601 text in both, so the
+store's queries and their ordering are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.store.base import Dialect
+
+# Each entry migrates the schema from version i to i + 1; never edit a released one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (platform, external_id))""",
+        """CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            closed_at TEXT)""",
+        # At most one open conversation per user and key: /reset closes it.
+        """CREATE UNIQUE INDEX conversations_open
+            ON conversations (user_id, key) WHERE closed_at IS NULL""",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('complete', 'streaming', 'cancelled', 'failed', 'interrupted')),
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            stop_reason TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX messages_by_conversation ON messages (conversation_id, id)",
+    ),
+    (
+        # Where the bot answers in a Discord server: allow/block lists by kind.
+        """CREATE TABLE guild_rules (
+            guild_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('channel', 'role', 'user')),
+            target_id TEXT NOT NULL,
+            mode TEXT NOT NULL CHECK (mode IN ('allow', 'block')),
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL,
+            PRIMARY KEY (guild_id, kind, target_id))""",
+        """CREATE TABLE channel_prompts (
+            guild_id TEXT NOT NULL,
+            channel_id TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL,
+            PRIMARY KEY (guild_id, channel_id))""",
+    ),
+    (
+        # Tiers. Subjects: a user ref (discord:123), a role (discord:<guild>:<role>) or a
+        # guild (discord:<guild>). Grants are revoked, never deleted: they are history.
+        """CREATE TABLE tier_grants (
+            id INTEGER PRIMARY KEY,
+            subject_kind TEXT NOT NULL CHECK (subject_kind IN ('user', 'role', 'guild')),
+            subject TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            granted_by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            revoked_at TEXT,
+            revoked_by TEXT)""",
+        """CREATE INDEX tier_grants_active ON tier_grants (subject_kind, subject)
+            WHERE revoked_at IS NULL""",
+        """CREATE TABLE entitlements (
+            id TEXT PRIMARY KEY,
+            user_ref TEXT NOT NULL,
+            sku_id TEXT NOT NULL,
+            starts_at TEXT,
+            ends_at TEXT,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX entitlements_by_user ON entitlements (user_ref)",
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL)""",
+        """CREATE TABLE usage_daily (
+            user_ref TEXT NOT NULL,
+            day TEXT NOT NULL,
+            messages INTEGER NOT NULL,
+            PRIMARY KEY (user_ref, day))""",
+        """CREATE TABLE rate_windows (
+            user_ref TEXT PRIMARY KEY,
+            window_start TEXT NOT NULL,
+            count INTEGER NOT NULL)""",
+        """CREATE TABLE personas (
+            user_ref TEXT PRIMARY KEY,
+            prompt TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+    ),
+    (
+        # Sponsored replies. Money is integer micro-units (1e-6 of the currency) so sums
+        # are exact; the CHECK makes overspending impossible even for a buggy caller.
+        """CREATE TABLE campaigns (
+            id INTEGER PRIMARY KEY,
+            advertiser TEXT NOT NULL,
+            headline TEXT NOT NULL,
+            body TEXT NOT NULL,
+            url TEXT NOT NULL,
+            keywords TEXT NOT NULL,
+            categories TEXT NOT NULL,
+            languages TEXT NOT NULL,
+            cpm_micros INTEGER NOT NULL CHECK (cpm_micros > 0),
+            budget_micros INTEGER NOT NULL CHECK (budget_micros > 0),
+            daily_budget_micros INTEGER CHECK (daily_budget_micros > 0),
+            spent_micros INTEGER NOT NULL DEFAULT 0,
+            start_at TEXT NOT NULL,
+            end_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('draft', 'active', 'paused', 'ended', 'exhausted')),
+            guild_id TEXT,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            CHECK (spent_micros >= 0 AND spent_micros <= budget_micros))""",
+        # Users are named by internal id only; deleting a user removes their ad history.
+        """CREATE TABLE impressions (
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            platform TEXT NOT NULL,
+            matched TEXT NOT NULL,
+            delivery_ref TEXT,
+            cost_micros INTEGER NOT NULL,
+            day TEXT NOT NULL,
+            at TEXT NOT NULL)""",
+        "CREATE INDEX impressions_by_campaign ON impressions (campaign_id, day)",
+        "CREATE INDEX impressions_by_user ON impressions (user_id, at)",
+        "CREATE INDEX impressions_by_delivery ON impressions (delivery_ref)",
+        """CREATE TABLE clicks (
+            id INTEGER PRIMARY KEY,
+            impression_id INTEGER NOT NULL UNIQUE REFERENCES impressions(id) ON DELETE CASCADE,
+            at TEXT NOT NULL)""",
+        """CREATE TABLE guild_ads (
+            guild_id TEXT PRIMARY KEY,
+            enabled INTEGER NOT NULL,
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL)""",
+        """CREATE TABLE ad_preferences (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            personalize INTEGER NOT NULL,
+            set_at TEXT NOT NULL)""",
+    ),
+    (
+        # Inbound ids already handled (WhatsApp retries deliveries): never answer twice.
+        """CREATE TABLE processed_inbound (
+            platform TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (platform, message_id))""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Every table, parents before children: the order `causette db copy` fills them in.
+TABLES: tuple[str, ...] = (
+    "users", "conversations", "messages", "guild_rules", "channel_prompts", "tier_grants",
+    "entitlements", "audit_log", "usage_daily", "rate_windows", "personas", "campaigns",
+    "impressions", "clicks", "guild_ads", "ad_preferences", "processed_inbound",
+)
+# Tables whose `id` the database assigns (so copying must move the counter past them).
+GENERATED_IDS: tuple[str, ...] = (
+    "users", "conversations", "messages", "tier_grants", "audit_log", "campaigns",
+    "impressions", "clicks",
+)
+
+SCHEMA_VERSION_TABLE = {
+    "sqlite": "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
+              "applied_at TEXT NOT NULL)",
+    "postgresql": "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, "
+                  "applied_at TEXT NOT NULL)",
+}
+
+_IDENTITY = re.compile(r"\bINTEGER PRIMARY KEY\b")
+_INTEGER = re.compile(r"\bINTEGER\b")
+
+
+def for_dialect(statement: str, dialect: Dialect) -> str:
+    """A migration statement as `dialect` spells it."""
+    if dialect == "sqlite":
+        return statement
+    # SQLite's INTEGER is 64-bit and its INTEGER PRIMARY KEY numbers rows by itself.
+    statement = _IDENTITY.sub("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", statement)
+    return _INTEGER.sub("BIGINT", statement)

@@ -1,0 +1,137 @@
+"""The SQLite driver (the default): one aiosqlite connection to a WAL-mode file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.store.base import Dialect, Params, Queries, Row, StoreError
+
+
+def explain(exc: sqlite3.Error, location: str) -> StoreError:
+    """An sqlite3 error as one line that says what to do."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        why = "it is locked by another process; stop the other process or try again"
+    elif "readonly" in text:
+        why = "it is read-only; fix the file's permissions or set DATABASE_PATH"
+    elif "disk is full" in text or "full" in text:
+        why = "the disk is full; free some space"
+    elif "not a database" in text or "malformed" in text:
+        why = "it is not a valid SQLite database; restore it or set DATABASE_PATH"
+    else:
+        why = text
+    return StoreError(f"Database {location}: {why}.")
+
+
+class SqliteDriver:
+    """Statements on one connection; a lock keeps coroutines out of each other's transaction."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, connection: aiosqlite.Connection, location: str) -> None:
+        self.connection = connection
+        self.location = location
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str, *, busy_timeout_ms: int = 5000) -> SqliteDriver:
+        """Open (creating if needed) the file at `path` in WAL mode."""
+        # A `file:` URI opens SQLite's own modes (mode=ro for a read-only copy).
+        uri = str(path).startswith("file:")
+        path = Path(path)
+        try:
+            if not uri and str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            connection = await aiosqlite.connect(str(path), isolation_level=None, uri=uri)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"Database {path}: cannot open it ({exc}).") from None
+        driver = cls(connection, str(path))
+        try:
+            await connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await connection.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable across application crashes in WAL mode; only a power
+            # loss can drop the last commits, never corrupt the file.
+            await connection.execute("PRAGMA synchronous = NORMAL")
+            await connection.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            await connection.close()
+            raise explain(exc, str(path)) from None
+        return driver
+
+    async def close(self) -> None:
+        """Close the connection; SQLite checkpoints the WAL on close."""
+        await self.connection.close()
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        try:
+            cursor = await self.connection.execute(sql, tuple(params))
+            count = cursor.rowcount
+            await cursor.close()
+        except sqlite3.Error as exc:
+            raise explain(exc, self.location) from None
+        return count
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        try:
+            async with self.connection.execute(sql, tuple(params)) as cursor:
+                return [tuple(row) for row in await cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise explain(exc, self.location) from None
+
+    async def fetchrow(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.fetch(sql, params)  # fetching all lets an INSERT ... RETURNING end
+        return rows[0] if rows else None
+
+    async def rows(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        try:
+            async with self.connection.execute(sql, tuple(params)) as cursor:
+                names = [d[0] for d in cursor.description]
+                return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise explain(exc, self.location) from None
+
+    async def lock(self, key: str) -> None:
+        """Nothing to do: BEGIN IMMEDIATE already holds the whole database's write lock."""
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Queries]:
+        """BEGIN IMMEDIATE ... COMMIT, so a crash never leaves half of it behind."""
+        async with self._write_lock:
+            await self.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+                await self.execute("COMMIT")
+            except BaseException:
+                try:
+                    await self.connection.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+
+    async def integrity_check(self) -> str:
+        """SQLite's own integrity check."""
+        return "; ".join(str(row[0]) for row in await self.fetch("PRAGMA integrity_check"))
+
+    async def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        names = ", ".join(columns)
+        marks = ", ".join("?" * len(columns))
+        try:
+            await self.connection.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({marks})", [tuple(r) for r in rows])
+        except sqlite3.Error as exc:
+            raise explain(exc, self.location) from None
+
+    async def reset_ids(self, tables: Sequence[str]) -> None:
+        """Nothing to do: SQLite numbers new rows after the largest id."""
+
+    def stale_streaming_cutoff(self, now: datetime) -> datetime | None:
+        # One process owns a SQLite file, so at open every streaming answer is a dead one.
+        return None
