@@ -31,7 +31,7 @@ _COUNT = re.compile(r"(\d+)$")
 def redact(url: str) -> str:
     """The URL without its password, fit for logs and error messages."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if not parts.password:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
