@@ -122,7 +122,7 @@ class StoredMessage:
 
 
 
-def clean_text(text: str) -> str:
+def storable(text: str) -> str:
     """Text as both databases can hold it: PostgreSQL's text has no NUL character."""
     return text.replace("\x00", "\ufffd")
 
@@ -296,7 +296,7 @@ class Store:
             return await self._insert(
                 db, "INSERT INTO messages (conversation_id, role, content, status, "
                 "prompt_tokens, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, clean_text(content), status, prompt_tokens, now, now))
+                (conversation_id, role, storable(content), status, prompt_tokens, now, now))
 
     async def finish_message(self, message_id: int, content: str, status: MessageStatus, *,
                              prompt_tokens: int | None = None,
@@ -308,7 +308,7 @@ class Store:
                 "UPDATE messages SET content = ?, status = ?, "
                 "prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = ?, "
                 "stop_reason = ?, updated_at = ? WHERE id = ?",
-                (clean_text(content), status, prompt_tokens, completion_tokens, stop_reason,
+                (storable(content), status, prompt_tokens, completion_tokens, stop_reason,
                  self._now(), message_id))
 
     _MESSAGE_COLUMNS = ("id, conversation_id, role, content, status, prompt_tokens, "
@@ -370,7 +370,7 @@ class Store:
                     "INSERT INTO channel_prompts (guild_id, channel_id, prompt, set_by, set_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, channel_id) DO UPDATE SET "
                     "prompt = excluded.prompt, set_by = excluded.set_by, set_at = excluded.set_at",
-                    (guild_id, channel_id, clean_text(prompt), set_by, self._now()))
+                    (guild_id, channel_id, storable(prompt), set_by, self._now()))
 
     async def channel_prompts(self, guild_id: str) -> dict[str, str]:
         """A server's channel prompts by channel id."""
@@ -385,7 +385,7 @@ class Store:
         await db.execute(
             "INSERT INTO audit_log (actor, action, subject, detail, reason, at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (actor, action, subject, detail, clean_text(reason), self._now()))
+            (actor, action, subject, detail, storable(reason), self._now()))
 
     async def grant_tier(self, subject_kind: str, subject: str, tier: str, *, granted_by: str,
                          reason: str = "", expires_at: datetime | None = None) -> int:
@@ -400,7 +400,7 @@ class Store:
             grant_id = await self._insert(
                 db, "INSERT INTO tier_grants (subject_kind, subject, tier, granted_by, reason, "
                 "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (subject_kind, subject, tier, granted_by, clean_text(reason), self._now(),
+                (subject_kind, subject, tier, granted_by, storable(reason), self._now(),
                  iso(expires_at) if expires_at else None))
             until = f" until {iso(expires_at)}" if expires_at else ""
             await self._audit(db, granted_by, "grant", f"{subject_kind} {subject}",
@@ -531,7 +531,7 @@ class Store:
                     "INSERT INTO personas (user_ref, prompt, updated_at) VALUES (?, ?, ?) "
                     "ON CONFLICT (user_ref) DO UPDATE SET prompt = excluded.prompt, "
                     "updated_at = excluded.updated_at",
-                    (user_ref, clean_text(prompt), self._now()))
+                    (user_ref, storable(prompt), self._now()))
 
     async def persona(self, user_ref: str) -> str | None:
         """The user's persona, if set."""
@@ -565,7 +565,7 @@ class Store:
                 "categories, languages, cpm_micros, budget_micros, daily_budget_micros, "
                 "start_at, end_at, status, guild_id, created_by, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (clean_text(advertiser), clean_text(headline), clean_text(body), clean_text(url),
+                (storable(advertiser), storable(headline), storable(body), storable(url),
                  json.dumps(keywords), json.dumps(categories), json.dumps(languages),
                  cpm_micros, budget_micros, daily_budget_micros, start_at, end_at, status,
                  guild_id, created_by, self._now()))
@@ -642,7 +642,7 @@ class Store:
             return await self._insert(
                 db, "INSERT INTO impressions (campaign_id, user_id, platform, matched, "
                 "delivery_ref, cost_micros, day, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (campaign_id, user_id, platform, clean_text(matched), delivery_ref,
+                (campaign_id, user_id, platform, storable(matched), delivery_ref,
                  cost_micros, day, self._now()))
 
     async def record_click(self, impression_id: int) -> bool:
