@@ -342,3 +342,22 @@ async def test_read_only_database_is_a_clear_error(tmp_path: Path) -> None:
     store = await Store.open(path)
     assert await store.integrity_check() == "ok"
     await store.close()
+
+
+async def test_a_dropped_postgresql_connection_is_replaced(
+        postgres_url: str) -> None:
+    store = await Store.connect(postgres_url, pool_size=1)
+    try:
+        user = await store.ensure_user("local", "ada")
+        # The server ends every other session (a failover, an admin, a restart).
+        other = await Store.connect(postgres_url, pool_size=1)
+        try:
+            await other.driver.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        finally:
+            await other.close()
+        await asyncio.sleep(0.2)  # the server's goodbye reaches the pooled connection
+        assert await store.ensure_user("local", "ada") == user  # the pool reconnected
+    finally:
+        await store.close()
