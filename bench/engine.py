@@ -232,6 +232,17 @@ async def run(max_tokens: int = 128) -> dict[str, Any]:
         ttft_by_turn = await _interleaved(engine)
     finally:
         await engine.close()
+    # Eight users on four sequences: every turn comes back to an evicted conversation,
+    # whose KV is either restored from RAM (KV_SAVE_MB) or re-read from its history.
+    evicted: dict[str, list[float]] = {}
+    for name, save_mb in (("saved", 256), ("reread", 0)):
+        engine = BatchedLlamaEngine(settings.model_copy(
+            update={"n_parallel": 4, "kv_save_mb": save_mb}))
+        await engine.start()
+        try:
+            evicted[name] = await _interleaved(engine, turns=4, users=8, max_tokens=64)
+        finally:
+            await engine.close()
     naive = naive_tps(settings, max_tokens)
     single = levels["1"]["total_tps"]
     return {
@@ -246,6 +257,7 @@ async def run(max_tokens: int = 128) -> dict[str, Any]:
         "ttft_p50_ms": {k: round(v["ttft_p50_ms"], 1) for k, v in levels.items()},
         "ttft_p95_ms": {k: round(v["ttft_p95_ms"], 1) for k, v in levels.items()},
         "ttft_by_turn_ms": [round(x, 1) for x in ttft_by_turn],
+        "evicted_ttft_by_turn_ms": {k: [round(x, 1) for x in v] for k, v in evicted.items()},
         "loop_lag_max_ms": round(lag, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "single_vs_reference": round(single / reference, 3) if reference else None,
@@ -272,6 +284,9 @@ def table(figures: dict[str, Any]) -> str:
         lines.append(f"{n:>6}{figures['total_tps'][n]:>13}{figures['per_user_tps'][n]:>10}"
                      f"{figures['ttft_p50_ms'][n]:>10}{figures['ttft_p95_ms'][n]:>10}")
     lines += [f"first token by turn (ms): {figures['ttft_by_turn_ms']}",
+              f"8 users on 4 sequences, first token by turn (ms): saved to RAM "
+              f"{figures['evicted_ttft_by_turn_ms']['saved']}, re-read "
+              f"{figures['evicted_ttft_by_turn_ms']['reread']}",
               f"loop lag max {figures['loop_lag_max_ms']} ms, peak RSS "
               f"{figures['peak_rss_mb']} MiB",
               f"single/reference {figures['single_vs_reference']}, 4/naive "

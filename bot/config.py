@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_retry_seconds: float = Field(30.0, ge=0.0, le=3600.0)
     llm_read_timeout: float = Field(60.0, gt=0.0, le=3600.0)
+    kv_save_mb: int = Field(
+        256, ge=0, le=1_048_576,
+        description="RAM for the KV of evicted conversations; 0 = re-read them instead")
     kv_unified: bool = Field(
         False, description="one KV buffer for all sequences: faster, not bit-exact")
     n_gpu_layers: int = Field(0, ge=-1, description="-1 = all layers on the GPU, 0 = CPU")

@@ -8,8 +8,10 @@ admitted between steps (continuous batching), highest priority first.
 A sequence keeps its KV between requests, tagged with the conversation it holds, so a
 conversation's next turn only prefills what is new (the common prefix of the new prompt
 and the tokens already in the sequence is kept). When every sequence is taken, the
-least recently used idle one is reused for another conversation; coming back later
-costs a prefill, and gives the same continuation (tested).
+least recently used idle one is reused for another conversation. Its KV is first copied
+to RAM (`KV_SAVE_MB`, least recently evicted dropped first), so coming back restores it
+instead of prefilling the whole history again; either way the continuation is the same
+(tested).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import ctypes
 import logging
 import queue
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +38,15 @@ def common_prefix(a: list[int], b: list[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+@dataclass
+class _SavedState:
+    """An evicted conversation's KV, copied out of its sequence."""
+
+    tokens: list[int]
+    data: Any  # a ctypes uint8 array
+    size: int
 
 
 @dataclass
@@ -70,6 +82,9 @@ class BatchedLlamaEngine(LlamaEngine):
         self._batch: Any = None
         self._slots: list[_Slot] = []
         self._piece = ctypes.create_string_buffer(256)
+        self._saved: OrderedDict[str, _SavedState] = OrderedDict()
+        self._saved_bytes = 0
+        self.restored_tokens = 0  # KV tokens brought back from RAM instead of prefilled
 
     def _own_context_tokens(self) -> int:
         return 256  # the high-level object only tokenizes; the batched context is below
@@ -171,6 +186,11 @@ class BatchedLlamaEngine(LlamaEngine):
                       f"({self.settings.n_ctx} tokens)."))
             return
         slot = self._choose_slot(generation, prompt)
+        if slot.cache_key != generation.cache_key:
+            if slot.cache_key is not None:
+                self._save(slot)
+            if generation.cache_key is not None:
+                self._restore(slot, generation.cache_key, prompt)
         keep = common_prefix(slot.tokens, prompt)
         if keep == len(prompt):
             keep -= 1  # the last prompt token must be decoded again to get its logits
@@ -190,6 +210,55 @@ class BatchedLlamaEngine(LlamaEngine):
         slot.first = None
         slot.sampler = self._make_sampler(generation)
         self._running.add(generation)
+
+    # Evicted conversations in RAM ----------------------------------------------------
+
+    def _save(self, slot: _Slot) -> None:
+        """Copy an evicted conversation's KV to RAM, within KV_SAVE_MB."""
+        import llama_cpp
+
+        budget = self.settings.kv_save_mb * 2**20
+        key = slot.cache_key
+        assert key is not None
+        size = llama_cpp.llama_state_seq_get_size(self._ctx, slot.seq)
+        if not slot.tokens or size > budget:
+            return
+        data = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(self._ctx, data, size, slot.seq)
+        if not written:
+            return
+        self._drop_saved(key)
+        self._saved[key] = _SavedState(list(slot.tokens), data, written)
+        self._saved_bytes += written
+        while self._saved_bytes > budget:
+            self._drop_saved(next(iter(self._saved)))
+
+    def _drop_saved(self, key: str) -> None:
+        gone = self._saved.pop(key, None)
+        if gone is not None:
+            self._saved_bytes -= gone.size
+
+    def _restore(self, slot: _Slot, key: str, prompt: list[int]) -> None:
+        """Put a conversation's saved KV back in `slot`, if it serves this prompt better."""
+        import llama_cpp
+
+        saved = self._saved.get(key)
+        if saved is None:
+            return
+        self._drop_saved(key)  # restored or stale, it is not needed twice
+        if common_prefix(saved.tokens, prompt) <= common_prefix(slot.tokens, prompt):
+            return
+        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
+        slot.tokens = []
+        if llama_cpp.llama_state_seq_set_data(self._ctx, saved.data, saved.size, slot.seq):
+            slot.tokens = saved.tokens
+            self.restored_tokens += len(saved.tokens)
+        else:  # not restorable (e.g. no room): prefilling from scratch is still correct
+            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
+
+    def saved(self) -> dict[str, int]:
+        """Conversation key -> tokens of KV saved in RAM (for tests and /model)."""
+        return {key: len(state.tokens) for key, state in self._saved.items()}
 
     def _make_sampler(self, generation: Generation) -> Any:
         import random
