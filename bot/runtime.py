@@ -50,17 +50,33 @@ async def open_runtime(settings: Settings, engine: Engine | None = None
                      store.location)
             if settings.metrics_port:
                 assistant.metrics.serve(settings.metrics_port)
-            retention = asyncio.create_task(_retention_loop(assistant))
+            chores = [asyncio.create_task(_retention_loop(assistant))]
+            if store.dialect == "postgresql":
+                chores.append(asyncio.create_task(_sweep_loop(store)))
             try:
                 yield Runtime(settings, store, engine, assistant)
             finally:
-                retention.cancel()
+                for chore in chores:
+                    chore.cancel()
                 await engine.close()  # cancels what is queued or running...
                 await assistant.drain()  # ...and each of those turns is stored as such
         finally:
             await engine.close()
     finally:
         await store.close()
+
+
+async def _sweep_loop(store: Store, every_s: float = 300.0) -> None:
+    """On a shared PostgreSQL, answers of a process that died are found by the others:
+    streaming ones not checkpointed for a long time are marked interrupted."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            swept = await store.mark_interrupted(store.driver.stale_streaming_cutoff(store.now()))
+            if swept:
+                log.info("marked %s answers of a stopped process as interrupted", swept)
+        except Exception:  # the database is away: try again next time
+            log.exception("sweeping interrupted answers failed")
 
 
 async def _retention_loop(assistant: Assistant) -> None:

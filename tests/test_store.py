@@ -361,3 +361,34 @@ async def test_a_dropped_postgresql_connection_is_replaced(
         assert await store.ensure_user("local", "ada") == user  # the pool reconnected
     finally:
         await store.close()
+
+
+async def test_processes_starting_together_migrate_once(postgres_url: str) -> None:
+    stores = await asyncio.gather(*(Store.connect(postgres_url, pool_size=1)
+                                    for _ in range(4)))
+    try:
+        versions = await stores[0].driver.fetch("SELECT version FROM schema_version")
+        assert sorted(v for (v,) in versions) == list(range(1, SCHEMA_VERSION + 1))
+        assert sum(s.migrated_steps for s in stores) == SCHEMA_VERSION
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_a_running_process_sweeps_only_stale_answers(postgres_url: str) -> None:
+    from bot.runtime import _sweep_loop
+
+    clock = Clock(NOW)
+    store = await Store.connect(postgres_url, clock=clock)
+    try:
+        conv = await store.open_conversation(await store.ensure_user("local", "x"), "k")
+        dead = await store.add_message(conv, "assistant", "cut off", status="streaming")
+        clock.advance(minutes=11)
+        live = await store.add_message(conv, "assistant", "still going", status="streaming")
+        sweeper = asyncio.create_task(_sweep_loop(store, every_s=0.01))
+        await asyncio.sleep(0.3)
+        sweeper.cancel()
+        statuses = [(await store.message(m)).status for m in (dead, live)]  # type: ignore[union-attr]
+        assert statuses == ["interrupted", "streaming"]
+    finally:
+        await store.close()
