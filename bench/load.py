@@ -30,14 +30,15 @@ def rss_mb() -> float:
 
 
 async def run(users: int = 200, messages: int = 2, spread_s: float = 8.0,
-              max_tokens: int = 8, queue_max: int = 16, seed: int = 1) -> dict[str, Any]:
+              max_tokens: int = 8, queue_max: int = 16, seed: int = 1,
+              kv_save_mb: int = 256) -> dict[str, Any]:
     """Drive the load; return the figures (and the invariants' counts)."""
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="causette-load-") as tmp:
         db = Path(tmp) / "load.db"
         settings = load_settings(database_path=db, max_reply_tokens=max_tokens,
                                  queue_max=queue_max, rate_limit_messages=1000,
-                                 temperature=0.0)
+                                 temperature=0.0, kv_save_mb=kv_save_mb)
         counts = {"sent": 0, "accepted": 0, "refused_busy": 0, "refused_other": 0,
                   "incomplete": 0}
         async with open_runtime(settings) as runtime:
@@ -88,4 +89,5 @@ async def run(users: int = 200, messages: int = 2, spread_s: float = 8.0,
         "seconds": round(elapsed, 1),
         "answers_per_second": round((counts["accepted"] - 5) / elapsed, 2),
         "rss_before_mb": round(rss_before, 1), "rss_after_mb": round(rss_after, 1),
+        "kv_save_mb": kv_save_mb,
     }

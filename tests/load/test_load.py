@@ -6,7 +6,8 @@ from bench.load import run
 
 
 async def test_two_hundred_users_lose_nothing() -> None:
-    figures = await run(users=200, messages=2, spread_s=6.0)
+    # Evicted conversations' KV may fill KV_SAVE_MB (by design); nothing else may grow.
+    figures = await run(users=200, messages=2, spread_s=6.0, kv_save_mb=16)
     print("\nload:", figures)  # the figures, for the record (pytest -s shows them)
     assert figures["messages_sent"] == 400
     assert figures["accepted"] + figures["refused_busy"] == 400
@@ -15,4 +16,5 @@ async def test_two_hundred_users_lose_nothing() -> None:
     assert figures["lost"] == 0 and figures["duplicated"] == 0
     assert figures["user_turns_stored"] == 400  # refused ones are stored too
     assert figures["answers_complete"] == figures["accepted"]
-    assert figures["rss_after_mb"] - figures["rss_before_mb"] < 60  # flat, within noise
+    growth = figures["rss_after_mb"] - figures["rss_before_mb"]
+    assert growth < 60 + figures["kv_save_mb"]  # flat, within noise and the saved KV
