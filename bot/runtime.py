@@ -72,7 +72,7 @@ async def _sweep_loop(store: Store, every_s: float = 300.0) -> None:
     while True:
         await asyncio.sleep(every_s)
         try:
-            swept = await store.mark_interrupted(store.driver.stale_streaming_cutoff(store.now()))
+            swept = await store.sweep_interrupted()
             if swept:
                 log.info("marked %s answers of a stopped process as interrupted", swept)
         except Exception:  # the database is away: try again next time

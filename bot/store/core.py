@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.store.base import Driver, Queries, Row, StoreError, iso, utc_now
 from bot.store.schema import (
@@ -177,7 +178,7 @@ class Store:
         store = cls(driver, clock)
         try:
             store.migrated_steps = await store.migrate()
-            await store.mark_interrupted(driver.stale_streaming_cutoff(clock()))
+            await store.sweep_interrupted()
         except BaseException:
             await driver.close()
             raise
@@ -194,7 +195,7 @@ class Store:
     def _now(self) -> str:
         return iso(self._clock())
 
-    def _transaction(self) -> Any:
+    def _transaction(self) -> AbstractAsyncContextManager[Queries]:
         return self.driver.transaction()
 
     async def migrate(self) -> int:
@@ -242,6 +243,11 @@ class Store:
             params.append(iso(untouched_since))
         async with self._transaction() as db:
             return int(await db.execute(sql, params))
+
+    async def sweep_interrupted(self) -> int:
+        """Mark the answers of processes that died as interrupted (the driver says which:
+        all at a SQLite open, only long-untouched ones on a shared PostgreSQL)."""
+        return await self.mark_interrupted(self.driver.stale_streaming_cutoff(self.now()))
 
     async def ensure_user(self, platform: str, external_id: str) -> int:
         """The internal id of a platform user, created on first sight."""
