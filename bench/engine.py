@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.config import Settings, load_settings
 from bot.engine import ChatMessage, SamplingParams
-from bot.engine_batched import BatchedLlamaEngine
+from bot.engine.batched import BatchedLlamaEngine
 
 SYSTEM = "You are a helpful assistant."
 QUESTIONS = [

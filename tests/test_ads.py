@@ -17,7 +17,7 @@ from bot.config import Settings, load_settings
 from bot.console import ConsoleIO, run_chat
 from bot.runtime import open_runtime
 from bot.tiers import Tiers
-from tests.conftest import Clock, StoreOpener
+from tests.support.clock import Clock, StoreOpener
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "campaigns.toml"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

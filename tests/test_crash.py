@@ -17,7 +17,7 @@ import pytest
 from bot.assistant import Inbound
 from bot.config import Settings
 from bot.engine import ChatMessage, LlamaEngine, SamplingParams
-from bot.model_files import ModelFileError
+from bot.engine.gguf import ModelFileError
 from bot.runtime import open_runtime
 from bot.store import Store, StoreError
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.engine import ChatMessage, EngineBusy, LlamaEngine, SamplingParams
-from bot.model_files import ModelFileError
+from bot.engine.gguf import ModelFileError
 
 GREEDY = SamplingParams(max_tokens=24, temperature=0.0, seed=1)
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.engine import ChatMessage, SamplingParams
-from bot.engine_batched import BatchedLlamaEngine, common_prefix
+from bot.engine.batched import BatchedLlamaEngine, common_prefix
 
 GREEDY = SamplingParams(max_tokens=40, temperature=0.0)
 

@@ -13,9 +13,9 @@ import pytest
 from bot.assistant import Inbound
 from bot.config import Settings
 from bot.engine import ChatMessage, SamplingParams
-from bot.engine_openai import OpenAIEngine
+from bot.engine.openai_compat import OpenAIEngine
 from bot.runtime import open_runtime
-from tests.llama_server import Server, free_port
+from tests.support.llama_server import Server, free_port
 
 
 @pytest.fixture(scope="module")

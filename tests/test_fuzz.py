@@ -18,7 +18,7 @@ from bot.assistant import Inbound, clean_text
 from bot.config import Settings, SettingsError, load_settings
 from bot.runtime import open_runtime
 from bot.whatsapp import parse_delivery
-from tests.fakes import FakeEngine
+from tests.support.fakes import FakeEngine
 
 ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=3000) | st.sampled_from([
     "", "\x00" * 10, "@everyone hi", "<@123> <@&456> @here", "```\n" * 50, "\u202e\u200b",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.model_files import (
+from bot.engine.gguf import (
     DEFAULT_SHA256,
     DEFAULT_WHEEL_MEMBER,
     ModelFileError,

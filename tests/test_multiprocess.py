@@ -20,8 +20,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.store import Store
-from tests.llama_server import Server, free_port
-from tests.test_whatsapp import GraphStub, delivery, text
+from tests.support.llama_server import Server, free_port
+from tests.support.whatsapp import GraphStub, delivery, text
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ async def test_fifty_deliveries_from_two_processes_never_overspend(postgres_url:
     finally:
         await store.close()
     workers = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.multiprocess_worker", "deliver", postgres_url,
+        sys.executable, "-m", "tests.support.multiprocess_worker", "deliver", postgres_url,
         str(campaign), "25", prefix, stdin=PIPE, stdout=PIPE) for prefix in ("a", "b")]
     try:
         for worker in workers:  # both have chosen their 25 offers...

@@ -17,7 +17,7 @@ from bot.assistant import Inbound
 from bot.config import Settings
 from bot.console import ConsoleIO, run_chat
 from bot.runtime import Runtime, open_runtime
-from tests.fakes import FakeEngine
+from tests.support.fakes import FakeEngine
 
 
 async def populate(runtime: Runtime, user: str = "ada") -> int:

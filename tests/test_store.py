@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import SCHEMA_VERSION, Store, StoreError
-from tests.conftest import Clock, StoreOpener
+from tests.support.clock import Clock, StoreOpener
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

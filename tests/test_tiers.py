@@ -13,7 +13,7 @@ from bot.assistant import Inbound
 from bot.config import Settings, load_settings
 from bot.runtime import open_runtime
 from bot.tiers import Subject, Tiers
-from tests.conftest import Clock, StoreOpener
+from tests.support.clock import Clock, StoreOpener
 
 
 @pytest.fixture

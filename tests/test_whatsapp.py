@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -21,34 +21,11 @@ from bot.ads import CampaignSpec
 from bot.config import Settings
 from bot.runtime import Runtime, open_runtime
 from bot.whatsapp import WhatsAppBot, parse_delivery, signature_ok
-from tests.fakes import FakeEngine
+from tests.support.fakes import FakeEngine
+from tests.support.whatsapp import GraphStub, delivery, text
 
 SECRET = "app-secret"
 VERIFY = "verify-me"
-
-
-@dataclass
-class GraphStub:
-    """A stand-in Graph API: records POSTs, can fail the first N with a status."""
-
-    received: list[dict[str, Any]] = field(default_factory=list)
-    auth: list[str] = field(default_factory=list)
-    fail_first: int = 0
-    fail_status: int = 500
-    count: int = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.count += 1
-        if self.count <= self.fail_first:
-            return web.json_response({"error": "try later"}, status=self.fail_status)
-        payload = await request.json()
-        self.auth.append(request.headers.get("Authorization", ""))
-        payload["_path"] = request.path
-        self.received.append(payload)
-        return web.json_response({"messages": [{"id": f"wamid.OUT{self.count}"}]})
-
-    def texts(self) -> list[str]:
-        return [p["text"]["body"] for p in self.received if p.get("type") == "text"]
 
 
 @dataclass
@@ -72,24 +49,6 @@ class Harness:
             status = r.status
         await self.bot.idle()
         return status
-
-
-def delivery(*messages: dict[str, Any], statuses: list[dict[str, Any]] | None = None) -> dict:
-    value: dict[str, Any] = {"messaging_product": "whatsapp",
-                             "metadata": {"display_phone_number": "15550000000",
-                                          "phone_number_id": "PNID"},
-                             "contacts": [{"profile": {"name": "Ada"}, "wa_id": "33612345678"}]}
-    if messages:
-        value["messages"] = list(messages)
-    if statuses:
-        value["statuses"] = statuses
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": "WABA", "changes": [{"value": value, "field": "messages"}]}]}
-
-
-def text(message_id: str, body: str, sender: str = "33612345678") -> dict[str, Any]:
-    return {"from": sender, "id": message_id, "timestamp": "1764000000", "type": "text",
-            "text": {"body": body}}
 
 
 async def start(settings: Settings, engine: Any = None) -> AsyncIterator[Harness]:

@@ -13,7 +13,7 @@ from discord.ext.test import backend
 from bot.config import Settings
 from bot.discord_app import CausetteBot, build_bot
 from bot.runtime import open_runtime
-from tests.fakes import FakeEngine
+from tests.support.fakes import FakeEngine
 
 
 def dpytest_configure(bot: CausetteBot, members: int = 1) -> None:

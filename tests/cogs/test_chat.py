@@ -13,8 +13,8 @@ from bot.config import Settings
 from bot.discord_app import CausetteBot, build_bot, channel_chain, conversation_key
 from bot.runtime import open_runtime
 from tests.cogs.conftest import dpytest_configure
-from tests.discord_support import current, reply_to, slash
-from tests.fakes import FakeEngine
+from tests.support.discord_flows import current, reply_to, slash
+from tests.support.fakes import FakeEngine
 
 
 def sent() -> list[discord.Message]:

@@ -10,7 +10,7 @@ import discord.ext.test as dpytest
 
 from bot.discord_app import CausetteBot
 from bot.tiers import Subject
-from tests.discord_support import slash
+from tests.support.discord_flows import slash
 
 MANAGE = discord.Permissions(manage_guild=True)
 

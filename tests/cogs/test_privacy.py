@@ -6,8 +6,8 @@ import discord
 import discord.ext.test as dpytest
 
 from bot.discord_app import CausetteBot
-from tests.discord_support import slash
-from tests.fakes import FakeEngine
+from tests.support.discord_flows import slash
+from tests.support.fakes import FakeEngine
 
 
 async def test_discord_privacy_and_mentions_never_ping(bot: CausetteBot,

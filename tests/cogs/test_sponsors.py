@@ -12,7 +12,7 @@ import discord.ext.test as dpytest
 from bot.ads import CampaignSpec
 from bot.discord_app import CausetteBot
 from cogs.sponsors import VISIT_ID, WHY_ID
-from tests.discord_support import click, current, slash
+from tests.support.discord_flows import click, current, slash
 
 MANAGE = discord.Permissions(manage_guild=True)
 

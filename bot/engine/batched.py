@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
-from bot.engine import Generation, GenerationResult, LlamaEngine, StopReason
+from bot.engine.llama import LlamaEngine
+from bot.engine.protocol import Generation, GenerationResult, StopReason
 
 log = logging.getLogger(__name__)
 

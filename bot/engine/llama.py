@@ -1,4 +1,4 @@
-"""The LLM engine: one model in memory, owned by one worker thread.
+"""The single-stream reference engine: one model in memory, owned by one worker thread.
 
 The asyncio loop never waits on inference: requests go into a bounded priority queue,
 the worker runs them one at a time through llama-cpp-python and streams text back to
@@ -18,10 +18,20 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
-from bot.model_files import GGUFInfo, ModelFileError, read_gguf
+from bot.engine.gguf import GGUFInfo, ModelFileError, read_gguf
+from bot.engine.protocol import (
+    ChatMessage,
+    EngineBusy,
+    EngineError,
+    EngineInfo,
+    Generation,
+    GenerationResult,
+    SamplingParams,
+    StopReason,
+)
+from bot.engine.template import ChatTemplate
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -29,180 +39,6 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 log = logging.getLogger(__name__)
-
-StopReason = Literal["stop", "length", "cancelled", "error"]
-
-# Used only when a GGUF file carries no chat template of its own.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
-    "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-
-
-class EngineError(Exception):
-    """The engine cannot serve a request; the message is for people."""
-
-
-class EngineBusy(EngineError):
-    """The queue is full: refused at once rather than waiting forever."""
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    """One message of a chat prompt."""
-
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """How to sample one reply."""
-
-    max_tokens: int = 512
-    temperature: float = 0.7
-    top_p: float = 0.95
-    seed: int = -1
-    stop: tuple[str, ...] = ()
-
-
-@dataclass
-class GenerationResult:
-    """How a generation ended."""
-
-    text: str
-    stop_reason: StopReason
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    error: str | None = None
-    queued_s: float = 0.0
-    first_token_s: float | None = None
-    decode_s: float = 0.0
-    cached_tokens: int = 0  # prompt tokens whose KV was already there (not prefilled)
-
-    @property
-    def tokens_per_second(self) -> float | None:
-        """Decode speed after the first token, or None when too short to tell."""
-        if self.completion_tokens < 2 or self.decode_s <= 0:
-            return None
-        return (self.completion_tokens - 1) / self.decode_s
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """What the engine runs, for /model and `causette model info`."""
-
-    model_name: str
-    model_path: Path
-    architecture: str
-    n_ctx: int
-    trained_context: int | None
-    chat_template_source: str
-    gpu_layers: int
-    threads: int
-
-
-_END = object()
-
-
-class Generation:
-    """One request in flight: iterate it for text deltas, cancel it at any time."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, messages: Sequence[ChatMessage],
-                 params: SamplingParams, priority: int, cache_key: str | None = None) -> None:
-        self.messages = tuple(messages)
-        self.params = params
-        self.priority = priority
-        self.cache_key = cache_key  # the conversation, so its KV can stay resident
-        self.submitted = time.perf_counter()
-        self._loop = loop
-        self._deltas: asyncio.Queue[object] = asyncio.Queue()
-        self._done: asyncio.Future[GenerationResult] = loop.create_future()
-        self._cancel = threading.Event()
-        self._cancelled_on_loop = asyncio.Event()
-        self._so_far: list[str] = []
-
-    def cancel(self) -> None:
-        """Ask the worker to stop; safe from any thread, any number of times."""
-        self._cancel.set()
-        self._call(self._cancelled_on_loop.set)
-
-    async def wait_cancelled(self) -> None:
-        """Return once cancel() was called (for backends that run on the loop)."""
-        await self._cancelled_on_loop.wait()
-
-    @property
-    def cancelled(self) -> bool:
-        """True once cancel() was called."""
-        return self._cancel.is_set()
-
-    @property
-    def done(self) -> bool:
-        """True once the result is known."""
-        return self._done.done()
-
-    def __aiter__(self) -> Generation:
-        return self
-
-    async def __anext__(self) -> str:
-        item = await self._deltas.get()
-        if item is _END:
-            self._deltas.put_nowait(_END)  # later iterations end at once too
-            raise StopAsyncIteration
-        assert isinstance(item, str)
-        return item
-
-    async def result(self) -> GenerationResult:
-        """Wait for the end of the generation (consuming no deltas)."""
-        return await asyncio.shield(self._done)
-
-    @property
-    def text_so_far(self) -> str:
-        """What has been streamed so far (for checkpoints of long answers)."""
-        return "".join(self._so_far)
-
-    def _push(self, delta: str) -> None:
-        self._so_far.append(delta)
-        self._deltas.put_nowait(delta)
-
-    # Called from the worker thread.
-    def _emit(self, delta: str) -> None:
-        self._call(self._push, delta)
-
-    def _finish(self, result: GenerationResult) -> None:
-        def finish() -> None:
-            if not self._done.done():
-                self._done.set_result(result)
-            self._deltas.put_nowait(_END)
-
-        self._call(finish)
-
-    def _call(self, fn: Any, *args: Any) -> None:
-        try:
-            self._loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            pass
-
-
-class Engine(Protocol):
-    """What the assistant needs from an LLM backend."""
-
-    info: EngineInfo
-
-    async def start(self) -> None: ...
-    async def close(self) -> None: ...
-    def submit(self, messages: Sequence[ChatMessage], params: SamplingParams,
-               priority: int = 0, cache_key: str | None = None) -> Generation: ...
-    def count_tokens(self, text: str) -> int: ...
-    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
-    def truncate(self, text: str, max_tokens: int) -> str: ...
-    def queue_position(self, generation: Generation) -> int: ...
-    @property
-    def queue_depth(self) -> int: ...
-    @property
-    def tokens_per_second(self) -> float | None: ...
-
 
 @dataclass(order=True)
 class _Job:
@@ -219,7 +55,7 @@ class LlamaEngine:
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
         self._llm: Llama | None = None
-        self._formatter: Any = None
+        self._template: ChatTemplate | None = None
         self._gguf: GGUFInfo | None = None
         self._closed = False
         self._running: set[Generation] = set()
@@ -312,11 +148,9 @@ class LlamaEngine:
 
     def render(self, messages: Sequence[ChatMessage]) -> list[int]:
         """Apply the model's chat template and tokenize, ready for generation."""
-        formatted = self._formatter(
-            messages=[{"role": m.role, "content": m.content} for m in messages]
-        )
-        return self._model().tokenize(formatted.prompt.encode("utf-8", "replace"),
-                                      add_bos=not formatted.added_special, special=True)
+        if self._template is None:
+            raise EngineError("The model is not loaded.")
+        return self._template.render(messages)
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens the templated prompt of these messages takes."""
@@ -373,7 +207,6 @@ class LlamaEngine:
 
     def _load(self) -> None:
         from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         settings = self.settings
         self._gguf = gguf = read_gguf(settings.model_path)
@@ -386,15 +219,7 @@ class LlamaEngine:
             n_gpu_layers=settings.n_gpu_layers,
             verbose=False,
         )
-        template = gguf.chat_template or CHATML_TEMPLATE
-        eos = llm.token_eos()
-        self._formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=llm.detokenize([eos], special=True).decode("utf-8", "ignore"),
-            bos_token=llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "ignore"),
-            add_generation_prompt=True,
-            stop_token_ids=[eos],
-        )
+        self._template = ChatTemplate(llm, gguf.chat_template)
         self._llm = llm
         self.info = EngineInfo(
             model_name=gguf.name,

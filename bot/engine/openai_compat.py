@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 
 from bot.config import Settings
-from bot.engine import (
+from bot.engine.protocol import (
     ChatMessage,
     EngineBusy,
     EngineError,

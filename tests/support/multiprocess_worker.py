@@ -1,6 +1,6 @@
 """A separate bot process for tests/test_multiprocess.py, on a shared PostgreSQL.
 
-`python -m tests.multiprocess_worker deliver URL CAMPAIGN COUNT PREFIX` chooses COUNT
+`python -m tests.support.multiprocess_worker deliver URL CAMPAIGN COUNT PREFIX` chooses COUNT
 sponsored replies for COUNT new users, prints "ready", waits for a line on stdin (so
 two processes start together), delivers them all at once, and prints how many were
 charged as JSON.

@@ -1,0 +1,40 @@
+"""The LLM engine: the protocol the pipeline talks to and its implementations.
+
+- `protocol`: `Engine`, `Generation`, `GenerationResult`, `SamplingParams`, errors
+- `template`: the chat template, messages to prompt tokens
+- `batched`: `BatchedLlamaEngine`, continuous batching in process (the default)
+- `llama`: `LlamaEngine`, the single-stream reference on llama-cpp-python's high-level API
+- `openai_compat`: `OpenAIEngine`, OpenAI-compatible inference servers
+- `gguf`: the GGUF header reader and the verified default-model fetch
+"""
+
+from bot.engine.gguf import GGUFInfo, ModelFileError, fetch_default_model, read_gguf
+from bot.engine.llama import LlamaEngine
+from bot.engine.protocol import (
+    ChatMessage,
+    Engine,
+    EngineBusy,
+    EngineError,
+    EngineInfo,
+    Generation,
+    GenerationResult,
+    SamplingParams,
+    StopReason,
+)
+
+__all__ = [
+    "ChatMessage",
+    "Engine",
+    "EngineBusy",
+    "EngineError",
+    "EngineInfo",
+    "GGUFInfo",
+    "Generation",
+    "GenerationResult",
+    "LlamaEngine",
+    "ModelFileError",
+    "SamplingParams",
+    "StopReason",
+    "fetch_default_model",
+    "read_gguf",
+]
