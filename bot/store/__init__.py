@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
+from bot.store.ads import Campaign, CampaignDay
 from bot.store.base import StoreError, iso, utc_now
-from bot.store.core import (
-    AuditEntry,
-    Campaign,
-    CampaignDay,
-    GuildRule,
-    MessageStatus,
-    Role,
-    Store,
-    StoredMessage,
-    TierGrant,
-)
+from bot.store.conversations import MessageStatus, Role, StoredMessage
+from bot.store.core import Store
+from bot.store.guilds import GuildRule
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
+from bot.store.tiers import AuditEntry, TierGrant
 
 __all__ = [
     "MIGRATIONS", "SCHEMA_VERSION", "AuditEntry", "Campaign", "CampaignDay", "GuildRule",
