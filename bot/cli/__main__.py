@@ -1,0 +1,7 @@
+"""`python -m bot.cli` is the same as the `causette` command."""
+
+import sys
+
+from bot.cli import main
+
+sys.exit(main())
