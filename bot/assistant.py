@@ -8,15 +8,14 @@ turn is stored when the answer ends, however it ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.ads import AdContext, AdOffer, Ads
 from bot.config import Settings
 from bot.engine import (
-    ChatMessage,
     Engine,
     EngineBusy,
     EngineError,
@@ -26,24 +25,23 @@ from bot.engine import (
 )
 from bot.locales import t
 from bot.metrics import Metrics
+from bot.planning import PromptPlanner, clean_text, with_persona
 from bot.privacy import Privacy
 from bot.prompts import (
-    PERSONA_TEMPLATE,
     SUMMARIZE_REQUEST,
     SUMMARIZE_SYSTEM,
     TRANSLATE_SYSTEM,
-    TRUNCATION_MARKER,
 )
 from bot.store import MessageStatus, Store, StoredMessage
-from bot.tiers import Subject, TierDecision, Tiers
+from bot.tiers import Admission, Subject, TierDecision, Tiers
 
 log = logging.getLogger(__name__)
 
 # A streaming answer's text so far is saved this often (crash safety).
 CHECKPOINT_SECONDS = 2.0
 
-# History is dropped this many turns at a time when it no longer fits.
-HISTORY_TRIM_STEP = 6
+# The error of an answer that ended with no visible text (stored as failed).
+EMPTY_ANSWER = "empty answer"
 
 _STATUS_BY_STOP: dict[str, MessageStatus] = {
     "stop": "complete", "length": "complete", "cancelled": "cancelled", "error": "failed",
@@ -87,14 +85,18 @@ class Outcome:
     assistant_message_id: int | None = None
     error: str | None = None
 
+    @property
+    def empty(self) -> bool:
+        """True when the model produced no visible text."""
+        return not self.text.strip()
 
-@dataclass
-class PromptPlan:
-    """The messages sent to the model and what the user should be told about them."""
-
-    messages: list[ChatMessage]
-    history_used: int
-    notices: list[str] = field(default_factory=list)
+    def note(self, locale: str = "en") -> str | None:
+        """What every surface adds after the text: why it stopped short, if it did."""
+        if self.status == "cancelled":
+            return t("stopped", locale)
+        if self.status == "failed":
+            return t("empty_answer" if self.error == EMPTY_ANSWER else "failed", locale)
+        return None
 
 
 class Reply:
@@ -148,15 +150,6 @@ class Reply:
         return (await self.outcome()).text
 
 
-def clean_text(text: str) -> str:
-    """What the model reads of a message: control characters other than newlines and
-    tabs removed (they carry no meaning and some tokenizers choke on NUL)."""
-    return "".join(
-        ch for ch in text
-        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
-    )
-
-
 class Assistant:
     """The platform-neutral chat pipeline."""
 
@@ -169,7 +162,7 @@ class Assistant:
         self.ads = Ads(settings, store, self.metrics)
         self.privacy = Privacy(settings, store)
         self._finishers: set[asyncio.Task[Outcome]] = set()
-        self._overhead: int | None = None
+        self.planner = PromptPlanner(settings, engine)
 
     async def handle(self, inbound: Inbound, *, system_prompt: str | None = None,
                      max_tokens: int | None = None) -> Reply:
@@ -189,6 +182,23 @@ class Assistant:
             return self._refuse(Reply(refusal=admission.message,
                                       refusal_reason=admission.reason, decision=decision))
 
+        try:
+            return await self._start(inbound, decision, admission, system_prompt, max_tokens)
+        except Exception:
+            # Nothing was answered (e.g. the database failed): the message is not counted.
+            await self._refund(admission, inbound.user_ref)
+            raise
+
+    async def _refund(self, admission: Admission, user_ref: str) -> None:
+        try:
+            await self.tiers.refund(admission, user_ref)
+        except Exception as exc:  # the store is down too: the user still gets an answer
+            log.error("could not refund %s's quota: %s", user_ref, exc)
+
+    async def _start(self, inbound: Inbound, decision: TierDecision, admission: Admission,
+                     system_prompt: str | None, max_tokens: int | None) -> Reply:
+        """Store the user's turn, plan the prompt and submit it (after admission)."""
+        lang, tier = inbound.locale, decision.tier
         user_id = await self.store.ensure_user(inbound.platform, inbound.user)
         conversation = await self.store.open_conversation(user_id, inbound.conversation_key)
         history = await self.store.messages(conversation, limit=200)
@@ -196,10 +206,9 @@ class Assistant:
 
         system = system_prompt or self.settings.system_prompt
         if tier.allows("persona"):
-            persona = await self.store.persona(inbound.user_ref)
-            if persona:
-                system = PERSONA_TEMPLATE.format(system=system, persona=persona)
-        plan = await asyncio.to_thread(self.plan_prompt, system, history, readable, lang,
+            system = with_persona(system, await self.store.persona(inbound.user_ref))
+        plan = await asyncio.to_thread(self.planner.plan, system, history,
+                                       clean_text(inbound.text), lang,
                                        tier.spec.context_tokens)
         params = SamplingParams(
             max_tokens=min(max_tokens or tier.spec.max_reply_tokens,
@@ -213,7 +222,7 @@ class Assistant:
                                             cache_key=f"conversation:{conversation}")
         except EngineError as exc:
             # The user's turn stays stored: nothing they wrote is lost; nor is their quota.
-            await self.tiers.refund(admission, inbound.user_ref)
+            await self._refund(admission, inbound.user_ref)
             busy = isinstance(exc, EngineBusy)
             log.log(logging.INFO if busy else logging.WARNING, "refused %s: %s",
                     inbound.user_ref, exc)
@@ -222,10 +231,14 @@ class Assistant:
             return self._refuse(Reply(refusal=refusal, user_message_id=user_message,
                                       decision=decision,
                                       refusal_reason="busy" if busy else "engine"))
-        reply_id = await self.store.add_message(conversation, "assistant", "",
-                                                status="streaming")
+        try:
+            reply_id = await self.store.add_message(conversation, "assistant", "",
+                                                    status="streaming")
+        except Exception:
+            generation.cancel()  # nowhere to keep the answer: do not compute it
+            raise
         finisher = asyncio.create_task(self._finish(generation, user_message, reply_id,
-                                                    tier.name))
+                                                    tier.name, admission, inbound.user_ref))
         self._finishers.add(finisher)
         finisher.add_done_callback(self._finishers.discard)
         return Reply(notices=plan.notices, generation=generation, finisher=finisher,
@@ -235,8 +248,8 @@ class Assistant:
         self.metrics.refused(reply.refusal_reason or "other")
         return reply
 
-    async def _finish(self, generation: Generation, user_message: int,
-                      reply_id: int, tier: str) -> Outcome:
+    async def _finish(self, generation: Generation, user_message: int, reply_id: int,
+                      tier: str, admission: Admission, user_ref: str) -> Outcome:
         # Checkpoint long answers, so a crash keeps what the user already saw.
         saved = ""
         while True:
@@ -247,20 +260,32 @@ class Assistant:
             except TimeoutError:
                 text = generation.text_so_far
                 if text != saved:
-                    await self.store.finish_message(reply_id, text, "streaming")
+                    with contextlib.suppress(Exception):  # the final write below retries
+                        await self.store.finish_message(reply_id, text, "streaming")
                     saved = text
         self.metrics.answered(tier, result.completion_tokens, result.first_token_s,
                               result.tokens_per_second)
         status = _STATUS_BY_STOP[result.stop_reason]
-        if result.error:
-            log.warning("generation %s: %s", result.stop_reason, result.error)
-        await self.store.finish_message(
-            reply_id, result.text, status, prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens, stop_reason=result.stop_reason)
+        error = result.error
+        if status == "complete" and not result.text.strip():
+            status, error = "failed", EMPTY_ANSWER
+        if error:
+            log.warning("generation %s: %s", result.stop_reason, error)
+        if not result.text.strip():
+            await self._refund(admission, user_ref)  # nothing was produced: not counted
+        try:
+            await self.store.finish_message(
+                reply_id, result.text, status, prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens, stop_reason=result.stop_reason)
+        except Exception as exc:
+            # The user saw the text; they are told it could not be kept. The turn stays
+            # `streaming` and becomes `interrupted` at the next sweep.
+            log.error("could not store answer %s: %s", reply_id, exc)
+            status, error = "failed", f"could not store the answer: {exc}"
         return Outcome(
             text=result.text, status=status, stop_reason=result.stop_reason,
             prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-            user_message_id=user_message, assistant_message_id=reply_id, error=result.error)
+            user_message_id=user_message, assistant_message_id=reply_id, error=error)
 
     async def sponsored(self, inbound: Inbound, reply: Reply) -> AdOffer | None:
         """After a complete, stored answer: the sponsored block to show, if any.
@@ -358,7 +383,7 @@ class Assistant:
             system, request = SUMMARIZE_SYSTEM, SUMMARIZE_REQUEST.format(transcript=text)
         else:
             system, request = TRANSLATE_SYSTEM.format(language=language or "English"), text
-        plan = await asyncio.to_thread(self.plan_prompt, system, [], request, lang, 0)
+        plan = await asyncio.to_thread(self.planner.plan, system, [], request, lang, 0)
         params = SamplingParams(
             max_tokens=min(decision.tier.spec.max_reply_tokens, self.settings.max_reply_tokens),
             temperature=self.settings.temperature, top_p=self.settings.top_p,
@@ -396,58 +421,3 @@ class Assistant:
         user_id = await self.store.ensure_user(platform, user)
         conversation = await self.store.open_conversation(user_id, conversation_key)
         return await self.store.messages(conversation, limit=limit)
-
-    # Prompt building (runs off the loop: it tokenizes) ------------------------------
-
-    def _message_overhead(self, system: ChatMessage) -> int:
-        """Template tokens one message adds around its content."""
-        if self._overhead is None:
-            probe = ChatMessage("user", "hello")
-            self._overhead = max(
-                0,
-                self.engine.prompt_tokens([system, probe]) - self.engine.prompt_tokens([system])
-                - self.engine.count_tokens(probe.content),
-            )
-        return self._overhead
-
-    def plan_prompt(self, system_prompt: str, history: Sequence[StoredMessage],
-                    text: str, locale: str = "en",
-                    history_tokens: int | None = None) -> PromptPlan:
-        """System prompt, then as much history as fits (newest kept), then the message.
-
-        `history_tokens` caps the history (the tier's context budget); the whole prompt
-        never exceeds the context left after the reply.
-        """
-        budget = self.settings.prompt_token_budget
-        system = ChatMessage("system", system_prompt)
-        current = ChatMessage("user", text)
-        notices: list[str] = []
-        used = self.engine.prompt_tokens([system, current])
-        if used > budget:
-            room = (budget - self.engine.prompt_tokens([system, ChatMessage("user", "")])
-                    - self.engine.count_tokens(TRUNCATION_MARKER))
-            kept = self.engine.truncate(text, max(0, room))
-            current = ChatMessage("user", kept + TRUNCATION_MARKER)
-            used = self.engine.prompt_tokens([system, current])
-            notices.append(t("cut", locale, kept=len(kept), size=len(text)))
-        overhead = self._message_overhead(system)
-        history_budget = budget - used if history_tokens is None else min(
-            budget - used, history_tokens)
-        usable = [ChatMessage(turn.role, clean_text(turn.content)) for turn in history
-                  if turn.status not in ("streaming", "failed")
-                  and clean_text(turn.content).strip()]
-        costs = [self.engine.count_tokens(m.content) + overhead for m in usable]
-        # Start at a multiple of HISTORY_TRIM_STEP turns: the start then stays put for
-        # several turns, so the prompt's prefix (and the KV the engine keeps for this
-        # conversation) survives; dropping one turn per turn would change it every time.
-        total, start = sum(costs), 0
-        while start < len(usable) and total > history_budget:
-            step = min(HISTORY_TRIM_STEP, len(usable) - start)
-            total -= sum(costs[start:start + step])
-            start += step
-        chosen = usable[start:]
-        messages = [system, *chosen, current]
-        # Token counts of parts need not add up exactly; the whole prompt is the truth.
-        while len(messages) > 2 and self.engine.prompt_tokens(messages) > budget:
-            del messages[1]
-        return PromptPlan(messages=messages, history_used=len(messages) - 2, notices=notices)

@@ -43,6 +43,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "⏳ En file d'attente, n°{position}…",
     },
     "stopped": {"en": "*(stopped)*", "fr": "*(interrompu)*"},
+    "empty_answer": {
+        "en": "The model gave an empty answer; please rephrase or try again.",
+        "fr": "Le modèle a donné une réponse vide ; reformulez ou réessayez.",
+    },
     "text_only": {
         "en": "I can only read text: {names} skipped.",
         "fr": "Je ne sais lire que du texte : {names} ignoré(s).",

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Sequence
 
 import pytest
 
-from bot.assistant import Assistant, Inbound, clean_text
+from bot.assistant import Inbound
 from bot.config import Settings
-from bot.engine import ChatMessage
-from bot.prompts import TRUNCATION_MARKER
+from bot.planning import clean_text
 from bot.runtime import Runtime, open_runtime
 from bot.store import StoredMessage
 
@@ -49,7 +46,7 @@ async def test_turn_n_prompt_holds_earlier_turns(runtime: Runtime) -> None:
     for text in ("My name is Ada.", "I live in Lyon.", "I like tea."):
         await (await assistant.handle(msg(text))).outcome()
     history = await stored(runtime)
-    plan = await asyncio.to_thread(assistant.plan_prompt, "Be nice.", history, "Who am I?")
+    plan = await asyncio.to_thread(assistant.planner.plan, "Be nice.", history, "Who am I?")
     contents = [m.content for m in plan.messages]
     assert contents[0] == "Be nice." and contents[-1] == "Who am I?"
     assert "My name is Ada." in contents and "I like tea." in contents
@@ -63,7 +60,7 @@ async def test_prompt_respects_the_budget_keeping_newest(settings: Settings) -> 
         for i in range(8):
             await (await assistant.handle(msg(f"Fact {i}: the number {i} is nice."))).outcome()
         history = await stored(runtime)
-        plan = await asyncio.to_thread(assistant.plan_prompt, small.system_prompt, history,
+        plan = await asyncio.to_thread(assistant.planner.plan, small.system_prompt, history,
                                        "And now?")
         assert runtime.engine.prompt_tokens(plan.messages) <= 160
         assert 0 < plan.history_used < len(history)
@@ -167,49 +164,3 @@ async def test_shutdown_stores_in_flight_answers_as_cancelled(settings: Settings
     async with open_runtime(settings) as runtime:
         turns = await stored(runtime)
         assert turns[-1].role == "assistant" and turns[-1].status == "cancelled"
-
-
-class _CountingEngine:
-    """A tokenizer stand-in: one token per word, four tokens of template a message."""
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
-        return sum(4 + len(m.content.split()) for m in messages) + 3
-
-    def truncate(self, text: str, max_tokens: int) -> str:
-        return " ".join(text.split()[:max_tokens])
-
-
-def test_plan_prompt_unit(settings: Settings) -> None:
-    assistant = Assistant(settings.model_copy(update={"history_token_budget": 60}),
-                          store=None, engine=_CountingEngine())  # type: ignore[arg-type]
-    history = [StoredMessage(i, 1, "user" if i % 2 == 0 else "assistant",
-                             f"turn {i} " + "word " * 5, "complete", None, None, None, "")
-               for i in range(10)]
-    plan = assistant.plan_prompt("sys", history, "now")
-    assert _CountingEngine().prompt_tokens(plan.messages) <= 60
-    assert plan.messages[-1].content == "now"
-    assert plan.messages[-2].content.startswith("turn 9")
-    cut = assistant.plan_prompt("sys", [], "w " * 500)
-    assert cut.messages[-1].content.endswith(TRUNCATION_MARKER)
-    assert cut.notices and _CountingEngine().prompt_tokens(cut.messages) <= 60
-
-
-def test_history_is_trimmed_in_steps_so_the_prefix_stays_stable(settings: Settings) -> None:
-    from bot.assistant import HISTORY_TRIM_STEP
-
-    assistant = Assistant(settings.model_copy(update={"history_token_budget": 120}),
-                          store=None, engine=_CountingEngine())  # type: ignore[arg-type]
-    starts = []
-    for n in range(10, 40):
-        history = [StoredMessage(i, 1, "user" if i % 2 == 0 else "assistant",
-                                 f"turn {i} " + "word " * 5, "complete", None, None, None, "")
-                   for i in range(n)]
-        plan = assistant.plan_prompt("sys", history, "now")
-        assert _CountingEngine().prompt_tokens(plan.messages) <= 120
-        starts.append(plan.messages[1].content.split()[1])  # the first kept turn's number
-    assert all(int(s) % HISTORY_TRIM_STEP == 0 for s in starts)
-    changes = sum(a != b for a, b in itertools.pairwise(starts))
-    assert changes <= len(starts) // 3  # the start moves in jumps, not every turn

@@ -1,0 +1,107 @@
+"""Prompt planning: what the model is sent for one turn, within the token budgets.
+
+The system prompt (with the user's persona for tiers that unlock it), then as much of
+the conversation's history as the tier's budget allows, newest kept, then the message,
+cut with a note when it alone is too long. Runs off the event loop: it tokenizes.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from bot.engine import ChatMessage, Engine
+from bot.locales import t
+from bot.prompts import PERSONA_TEMPLATE, TRUNCATION_MARKER
+from bot.store import StoredMessage
+
+# History is dropped this many turns at a time when it no longer fits.
+HISTORY_TRIM_STEP = 6
+
+
+@dataclass
+class PromptPlan:
+    """The messages sent to the model and what the user should be told about them."""
+
+    messages: list[ChatMessage]
+    history_used: int
+    notices: list[str] = field(default_factory=list)
+
+
+def clean_text(text: str) -> str:
+    """What the model reads of a message: control characters other than newlines and
+    tabs removed (they carry no meaning and some tokenizers choke on NUL)."""
+    return "".join(
+        ch for ch in text
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
+    )
+
+
+def with_persona(system_prompt: str, persona: str | None) -> str:
+    """The system prompt with the user's persona appended, when they set one."""
+    return PERSONA_TEMPLATE.format(system=system_prompt, persona=persona) if persona else (
+        system_prompt)
+
+
+class PromptPlanner:
+    """Fits a turn's prompt into the context: history budget, truncation, template cost."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self._overhead: int | None = None
+
+    def message_overhead(self, system: ChatMessage) -> int:
+        """Template tokens one message adds around its content."""
+        if self._overhead is None:
+            probe = ChatMessage("user", "hello")
+            self._overhead = max(
+                0,
+                self.engine.prompt_tokens([system, probe]) - self.engine.prompt_tokens([system])
+                - self.engine.count_tokens(probe.content),
+            )
+        return self._overhead
+
+    def plan(self, system_prompt: str, history: Sequence[StoredMessage],
+                    text: str, locale: str = "en",
+                    history_tokens: int | None = None) -> PromptPlan:
+        """System prompt, then as much history as fits (newest kept), then the message.
+
+        `history_tokens` caps the history (the tier's context budget); the whole prompt
+        never exceeds the context left after the reply.
+        """
+        budget = self.settings.prompt_token_budget
+        system = ChatMessage("system", system_prompt)
+        current = ChatMessage("user", text)
+        notices: list[str] = []
+        used = self.engine.prompt_tokens([system, current])
+        if used > budget:
+            room = (budget - self.engine.prompt_tokens([system, ChatMessage("user", "")])
+                    - self.engine.count_tokens(TRUNCATION_MARKER))
+            kept = self.engine.truncate(text, max(0, room))
+            current = ChatMessage("user", kept + TRUNCATION_MARKER)
+            used = self.engine.prompt_tokens([system, current])
+            notices.append(t("cut", locale, kept=len(kept), size=len(text)))
+        overhead = self.message_overhead(system)
+        history_budget = budget - used if history_tokens is None else min(
+            budget - used, history_tokens)
+        usable = [ChatMessage(turn.role, clean_text(turn.content)) for turn in history
+                  if turn.status not in ("streaming", "failed")
+                  and clean_text(turn.content).strip()]
+        costs = [self.engine.count_tokens(m.content) + overhead for m in usable]
+        # Start at a multiple of HISTORY_TRIM_STEP turns: the start then stays put for
+        # several turns, so the prompt's prefix (and the KV the engine keeps for this
+        # conversation) survives; dropping one turn per turn would change it every time.
+        total, start = sum(costs), 0
+        while start < len(usable) and total > history_budget:
+            step = min(HISTORY_TRIM_STEP, len(usable) - start)
+            total -= sum(costs[start:start + step])
+            start += step
+        chosen = usable[start:]
+        messages = [system, *chosen, current]
+        # Token counts of parts need not add up exactly; the whole prompt is the truth.
+        while len(messages) > 2 and self.engine.prompt_tokens(messages) > budget:
+            del messages[1]
+        return PromptPlan(messages=messages, history_used=len(messages) - 2, notices=notices)
