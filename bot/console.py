@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 import threading
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from bot.assistant import Assistant, Inbound, Reply
+from bot.locales import t
 
 HELP = """Commands:
   /reset                      start a new conversation (the old one stays stored)
@@ -25,6 +27,8 @@ HELP = """Commands:
 Anything else is sent to the assistant. Ctrl-C stops an answer in progress."""
 
 CONVERSATION_KEY = "terminal"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,14 +86,15 @@ async def _show_sponsored(assistant: Assistant, inbound: Inbound, reply: Reply,
     await assistant.ads.delivered(offer)  # printed: now it may be charged
 
 
-async def _show(reply: Reply, io: ConsoleIO) -> None:
+async def _show(reply: Reply, io: ConsoleIO) -> bool:
+    """Print a reply as it comes; False when it ended without a usable answer."""
     out = io.stdout
     for notice in reply.notices:
         out.write(f"[{notice}]\n")
     if reply.refusal:
         out.write(f"{reply.refusal}\n")
         out.flush()
-        return
+        return True
     if io.interactive:
         out.write("causette> ")
         async for delta in reply:
@@ -101,10 +106,12 @@ async def _show(reply: Reply, io: ConsoleIO) -> None:
         out.write("\n")
     else:
         outcome = await reply.outcome()
-        out.write(outcome.text.strip() + "\n")
+        if outcome.text.strip():
+            out.write(outcome.text.strip() + "\n")
     if outcome.status == "failed":
-        out.write(f"[Sorry, something went wrong: {outcome.error}]\n")
+        out.write(f"[{outcome.note()}]\n")
     out.flush()
+    return outcome.status != "failed"
 
 
 async def _command(assistant: Assistant, inbound: Inbound,
@@ -156,6 +163,7 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
     loop = asyncio.get_running_loop()
     reader = _LineReader(io, loop)
     current: list[Reply] = []
+    failures = 0  # answers that failed: a script piping into `causette chat` should know
 
     def interrupt() -> None:
         if current:
@@ -181,22 +189,28 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
             elif not line.strip() and io.interactive:
                 continue
             else:
-                inbound = Inbound("local", user, CONVERSATION_KEY, line)
-                handled, reply = await _command(assistant, inbound, io)
-                if not handled and command.startswith("/"):
-                    io.stdout.write(f"Unknown command {line.split()[0]}; /help lists them.\n")
-                elif not handled:
-                    reply = await assistant.handle(inbound)
-                if reply is not None:
-                    current[:] = [reply]
-                    try:
-                        await _show(reply, io)
-                    finally:
-                        current.clear()
-                    if not handled:
-                        await _show_sponsored(assistant, inbound, reply, io)
+                try:
+                    inbound = Inbound("local", user, CONVERSATION_KEY, line)
+                    handled, reply = await _command(assistant, inbound, io)
+                    if not handled and command.startswith("/"):
+                        io.stdout.write(f"Unknown command {line.split()[0]}; /help lists them.\n")
+                    elif not handled:
+                        reply = await assistant.handle(inbound)
+                    if reply is not None:
+                        current[:] = [reply]
+                        try:
+                            if not await _show(reply, io):
+                                failures += 1
+                        finally:
+                            current.clear()
+                        if not handled:
+                            await _show_sponsored(assistant, inbound, reply, io)
+                except Exception as exc:  # e.g. the database is locked: say so, go on
+                    log.error("could not answer: %s", exc)
+                    io.stdout.write(f"[{t('failed', 'en')}]\n")
+                    failures += 1
             io.stdout.flush()
     finally:
         if io.interactive:
             loop.remove_signal_handler(signal.SIGINT)
-    return 0
+    return 1 if failures else 0

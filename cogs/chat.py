@@ -236,7 +236,7 @@ class ChatCog(commands.Cog, name="Chat"):
 
     async def respond(self, inbound: Inbound, sink: Sink, user_id: int, channel_id: int,
                       notes: list[str], system_prompt: str | None) -> None:
-        """Run the pipeline and stream its answer into `sink`."""
+        """Run the pipeline and stream its answer into `sink`; every path ends in words."""
         runtime = self.bot.runtime
         try:
             async with sink.typing():
@@ -250,37 +250,27 @@ class ChatCog(commands.Cog, name="Chat"):
         stream = StreamedMessages(sink, self.settings.discord_edit_interval,
                                   on_message=lambda m: self._by_message.__setitem__(m.id, reply))
         if reply.refusal:
-            await stream.show(header + reply.refusal, final=True)
+            with contextlib.suppress(discord.HTTPException):
+                await stream.show(header + reply.refusal, final=True)
             return
         self._by_user[user_id].add(reply)
         self._by_channel[channel_id].add(reply)
         try:
-            assert reply.generation is not None
-            position = runtime.engine.queue_position(reply.generation)
-            if position >= self.settings.discord_queue_notice_at:
-                await stream.show(header + t("queued", inbound.locale, position=position))
-            text = ""
-            async with sink.typing():
-                first = await anext(reply, None)
-            if first is not None:
-                text = first
-                await stream.show(header + text)
-                async for delta in reply:
-                    text += delta
-                    if stream.dead:
-                        reply.cancel()
-                        break
-                    if stream.cadence.ready():
-                        await stream.show(header + text)
+            await self._stream(inbound, reply, stream, header)
             outcome = await reply.outcome()
+            note = outcome.note(inbound.locale)
             final = header + outcome.text.strip()
-            if outcome.status == "cancelled":
-                final += f" {t('stopped', inbound.locale)}"
-            elif outcome.status == "failed":
-                final += f"\n{t('failed', inbound.locale)}"
-            await stream.show(final, final=True)
+            if note:
+                final += f" {note}" if outcome.status == "cancelled" else f"\n{note}"
+            await stream.show(final.strip(), final=True)
             if not stream.dead:
                 await self._sponsored(inbound, reply, stream)
+        except Exception as exc:  # a store or Discord failure mid-answer: still say so
+            log.error("answer to %s failed: %s", inbound.user_ref, exc)
+            reply.cancel()
+            shown = reply.generation.text_so_far.strip() if reply.generation else ""
+            with contextlib.suppress(Exception):
+                await stream.show(f"{header}{shown}\n{t('failed', inbound.locale)}", final=True)
         finally:
             reply.cancel()  # no-op when finished; stops generation if we were interrupted
             for index, key in ((self._by_user, user_id), (self._by_channel, channel_id)):
@@ -289,6 +279,27 @@ class ChatCog(commands.Cog, name="Chat"):
                     del index[key]  # no empty entries piling up, one per user ever seen
             for message in stream.messages:
                 self._by_message.pop(message.id, None)
+
+    async def _stream(self, inbound: Inbound, reply: Reply, stream: StreamedMessages,
+                      header: str) -> None:
+        """Show the answer as it grows, at a cadence Discord accepts."""
+        assert reply.generation is not None
+        position = self.bot.runtime.engine.queue_position(reply.generation)
+        if position >= self.settings.discord_queue_notice_at:
+            await stream.show(header + t("queued", inbound.locale, position=position))
+        async with stream.sink.typing():
+            first = await anext(reply, None)
+        if first is None:
+            return
+        text = first
+        await stream.show(header + text)
+        async for delta in reply:
+            text += delta
+            if stream.dead:
+                reply.cancel()
+                break
+            if stream.cadence.ready():
+                await stream.show(header + text)
 
     async def _sponsored(self, inbound: Inbound, reply: Reply, stream: StreamedMessages) -> None:
         """After the stored answer, maybe a sponsored block (a separate message)."""
