@@ -40,7 +40,7 @@ async def run(users: int = 200, messages: int = 2, spread_s: float = 8.0,
                                  queue_max=queue_max, rate_limit_messages=1000,
                                  temperature=0.0, kv_save_mb=kv_save_mb)
         counts = {"sent": 0, "accepted": 0, "refused_busy": 0, "refused_other": 0,
-                  "incomplete": 0}
+                  "refused_explicit": 0, "incomplete": 0}
         async with open_runtime(settings) as runtime:
             assistant = runtime.assistant
 
@@ -49,8 +49,11 @@ async def run(users: int = 200, messages: int = 2, spread_s: float = 8.0,
                 text = f"Message {number} from user {user}: say hello."
                 reply = await assistant.handle(Inbound("local", f"load{user}", "load", text))
                 if reply.refusal:
-                    key = "refused_busy" if "busy" in reply.refusal else "refused_other"
-                    counts[key] += 1
+                    busy = reply.refusal_reason == "busy"
+                    counts["refused_busy" if busy else "refused_other"] += 1
+                    # Explicit: the user reads the "busy" sentence, and their turn is kept.
+                    if busy and reply.refusal.startswith("I'm busy") and reply.user_message_id:
+                        counts["refused_explicit"] += 1
                     return
                 counts["accepted"] += 1
                 if (await reply.outcome()).status != "complete":
@@ -82,6 +85,9 @@ async def run(users: int = 200, messages: int = 2, spread_s: float = 8.0,
         "users": users, "messages_sent": counts["sent"] - 5,
         "accepted": counts["accepted"] - 5, "refused_busy": counts["refused_busy"],
         "refused_other": counts["refused_other"], "incomplete": counts["incomplete"],
+        "refused_explicit": counts["refused_explicit"],
+        "answered_share": round((stored_answers.get("complete", 0) - 5)
+                                / max(1, counts["accepted"] - 5), 3),
         "user_turns_stored": user_turns[0] - 5, "duplicated": user_turns[0] - user_turns[1],
         "answers_complete": stored_answers.get("complete", 0) - 5,
         "lost": (counts["sent"] - user_turns[0])
