@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         description="RAM for the KV of evicted conversations; 0 = re-read them instead")
     kv_unified: bool = Field(
         False, description="one KV buffer for all sequences: faster, not bit-exact")
+    engine_shutdown_seconds: float = Field(
+        10.0, gt=0.0, le=3600.0, description="longest wait for the model worker to stop")
+    engine_restart_attempts: int = Field(
+        3, ge=0, le=100,
+        description="restarts of a stopped model before the process exits (status 70)")
+    engine_restart_backoff_seconds: float = Field(
+        1.0, ge=0.0, le=600.0, description="wait before the first restart, doubled each try")
     n_gpu_layers: int = Field(0, ge=-1, description="-1 = all layers on the GPU, 0 = CPU")
     max_reply_tokens: int = Field(512, ge=1, le=65_536)
     temperature: float = Field(0.7, ge=0.0, le=5.0)

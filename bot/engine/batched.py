@@ -12,6 +12,12 @@ least recently used idle one is reused for another conversation. Its KV is first
 to RAM (`KV_SAVE_MB`, least recently evicted dropped first), so coming back restores it
 instead of prefilling the whole history again; either way the continuation is the same
 (tested).
+
+Faults stay with the conversation they concern: a request that cannot start, a sequence
+whose sampling fails, or a sequence that `llama_decode` cannot fit ends alone as an
+error. A decode that fails for the whole batch is retried once after evicting idle
+sequences when it lacked room, then one sequence at a time, so only the sequences that
+fail alone are failed. Every other conversation goes on, in the same step.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
-from bot.engine.llama import LlamaEngine
+from bot.engine.llama import LlamaEngine, failed_message
 from bot.engine.protocol import Generation, GenerationResult, StopReason
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,20 @@ class _SavedState:
     size: int
 
 
+_NO_ROOM = 1  # llama_decode: no KV cells left for the batch
+
+
+def decode_message(status: int | BaseException) -> str:
+    """What the user of a sequence that llama_decode could not take is told."""
+    if status == _NO_ROOM:
+        return ("The model ran out of memory for this conversation (llama_decode "
+                "returned 1); please try again, or start a new conversation.")
+    if isinstance(status, BaseException):
+        return failed_message(status)
+    return f"The model could not process this conversation (llama_decode returned " \
+           f"{status}); please try again."
+
+
 @dataclass
 class _Slot:
     """One llama.cpp sequence and what it is doing."""
@@ -62,7 +82,6 @@ class _Slot:
     sampler: Any = None
     pending: list[int] = field(default_factory=list)  # prompt tokens not yet decoded
     next_token: int | None = None  # sampled, not yet decoded
-    logits_index: int = -1
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generated: int = 0
@@ -71,6 +90,16 @@ class _Slot:
     decoder: Any = None
     started: float = 0.0
     first: float | None = None
+
+
+@dataclass
+class _Part:
+    """What one sequence puts in a batch: its next token, or a chunk of its prompt."""
+
+    slot: _Slot
+    tokens: list[int]
+    logits: bool  # whether the last token's logits are sampled
+    logits_index: int = -1
 
 
 class BatchedLlamaEngine(LlamaEngine):
@@ -115,10 +144,11 @@ class BatchedLlamaEngine(LlamaEngine):
         self._batch = llama_cpp.llama_batch_init(settings.n_batch, 0, 1)
         self._slots = [_Slot(seq) for seq in range(self.parallel)]
 
-    def _unload(self) -> None:
+    def _release_context(self) -> None:
         import llama_cpp
 
-        for slot in self._slots:
+        slots, self._slots = self._slots, []
+        for slot in slots:
             self._free_sampler(slot)
         if self._batch is not None:
             llama_cpp.llama_batch_free(self._batch)
@@ -126,7 +156,9 @@ class BatchedLlamaEngine(LlamaEngine):
         if self._ctx is not None:
             llama_cpp.llama_free(self._ctx)
             self._ctx = None
-        super()._unload()
+        # Saved KV belongs to the context it came from: a restarted worker starts clean.
+        self._saved.clear()
+        self._saved_bytes = 0
 
     # Scheduling ---------------------------------------------------------------------
 
@@ -140,7 +172,13 @@ class BatchedLlamaEngine(LlamaEngine):
                 stopping = self._admit(block=not active)
             active = [s for s in self._slots if s.generation is not None]
             if active:
-                self._step(active)
+                try:
+                    self._step(active)
+                except Exception as exc:  # a step's own failure: its sequences end, not the worker
+                    log.exception("a decoding step failed")
+                    for slot in active:
+                        if slot.generation is not None:
+                            self._fail(slot, failed_message(exc))
 
     def _admit(self, block: bool) -> bool:
         """Start queued requests on idle sequences; True once shutdown was asked."""
@@ -159,7 +197,11 @@ class BatchedLlamaEngine(LlamaEngine):
                 self._start(job.generation)
             except Exception as exc:  # a request that cannot start fails alone
                 log.exception("could not start a generation")
-                job.generation._finish(GenerationResult("", "error", error=str(exc)))
+                slot = next((s for s in self._slots if s.generation is job.generation), None)
+                if slot is not None:
+                    self._fail(slot, failed_message(exc))
+                else:
+                    job.generation._end("error", failed_message(exc))
         return False
 
     def _choose_slot(self, generation: Generation, prompt: list[int]) -> _Slot:
@@ -187,6 +229,16 @@ class BatchedLlamaEngine(LlamaEngine):
                       f"({self.settings.n_ctx} tokens)."))
             return
         slot = self._choose_slot(generation, prompt)
+        # From here a failure is this slot's (and resets it): nothing of the request
+        # before may show in its result.
+        slot.generation = generation
+        slot.pieces = []
+        slot.decoder = None
+        slot.generated = 0
+        slot.started = time.perf_counter()
+        slot.first = None
+        slot.prompt_tokens = len(prompt)
+        slot.cached_tokens = 0
         if slot.cache_key != generation.cache_key:
             if slot.cache_key is not None:
                 self._save(slot)
@@ -199,16 +251,10 @@ class BatchedLlamaEngine(LlamaEngine):
         slot.tokens = slot.tokens[:keep]
         slot.pending = prompt[keep:]
         slot.cache_key = generation.cache_key
-        slot.generation = generation
         slot.next_token = None
-        slot.prompt_tokens = len(prompt)
         slot.cached_tokens = keep
-        slot.generated = 0
         slot.max_tokens = min(generation.params.max_tokens, room)
-        slot.pieces = []
         slot.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        slot.started = time.perf_counter()
-        slot.first = None
         slot.sampler = self._make_sampler(generation)
         self._running.add(generation)
 
@@ -289,54 +335,132 @@ class BatchedLlamaEngine(LlamaEngine):
     # One step -----------------------------------------------------------------------
 
     def _step(self, active: list[_Slot]) -> None:
-        import llama_cpp
-
         for slot in active:
             if slot.generation is not None and slot.generation.cancelled:
                 self._finish(slot, "cancelled")
         active = [s for s in active if s.generation is not None]
         if not active:
             return
-        batch = self._batch
         budget = self.settings.n_batch
-        n = 0
-
-        def add(slot: _Slot, token: int, logits: bool) -> None:
-            nonlocal n
-            batch.token[n] = token
-            batch.pos[n] = len(slot.tokens)
-            batch.n_seq_id[n] = 1
-            batch.seq_id[n][0] = slot.seq
-            batch.logits[n] = logits
-            if logits:
-                slot.logits_index = n
-            slot.tokens.append(token)
-            n += 1
-
-        decoding = [s for s in active if not s.pending and s.next_token is not None]
-        for slot in decoding:  # every decoding sequence gets its token each step
-            token, slot.next_token = slot.next_token, None
-            assert token is not None
-            add(slot, token, True)
+        used = 0
+        parts: list[_Part] = []
+        for slot in active:  # every decoding sequence gets its token each step
+            if not slot.pending and slot.next_token is not None:
+                parts.append(_Part(slot, [slot.next_token], logits=True))
+                used += 1
         for slot in active:  # prompts share what is left of the batch
-            if not slot.pending or n >= budget:
+            if not slot.pending or used >= budget:
                 continue
-            chunk = slot.pending[: budget - n]
-            slot.pending = slot.pending[len(chunk):]
-            for i, token in enumerate(chunk):
-                add(slot, token, not slot.pending and i == len(chunk) - 1)
+            chunk = slot.pending[: budget - used]
+            parts.append(_Part(slot, chunk, logits=len(chunk) == len(slot.pending)))
+            used += len(chunk)
+        status = self._decode_making_room(parts)
+        if status == 0:
+            self._advance(parts)
+            return
+        if len(parts) == 1:
+            self._fail(parts[0].slot, decode_message(status))
+            return
+        # The batch as a whole failed: decode each sequence alone, so that only the
+        # sequences that fail on their own are failed.
+        for part in parts:
+            status = self._decode_making_room([part])
+            if status == 0:
+                self._advance([part])
+            else:
+                self._fail(part.slot, decode_message(status))
+
+    def _decode_making_room(self, parts: list[_Part]) -> int | BaseException:
+        status = self._decode(parts)
+        if status == _NO_ROOM and self._evict_idle():
+            status = self._decode(parts)  # the room of the evicted sequences may do
+        return status
+
+    def _decode(self, parts: list[_Part]) -> int | BaseException:
+        """Decode `parts` in one batch: 0, or llama_decode's status or exception, the
+        sequences' KV then cut back to what they held before (so a retry is exact)."""
+        import llama_cpp
+
+        batch = self._batch
+        n = 0
+        for part in parts:
+            start = len(part.slot.tokens)
+            for i, token in enumerate(part.tokens):
+                batch.token[n] = token
+                batch.pos[n] = start + i
+                batch.n_seq_id[n] = 1
+                batch.seq_id[n][0] = part.slot.seq
+                batch.logits[n] = part.logits and i == len(part.tokens) - 1
+                n += 1
+            part.logits_index = n - 1 if part.logits else -1
         batch.n_tokens = n
-        status = llama_cpp.llama_decode(self._ctx, batch)
+        status: int | BaseException
+        try:
+            status = int(llama_cpp.llama_decode(self._ctx, batch))
+        except Exception as exc:  # treated like a failed status: retried, then isolated
+            log.exception("llama_decode raised")
+            status = exc
         if status != 0:
-            for slot in active:
+            log.warning("llama_decode failed (%s) for %s sequence(s)", status, len(parts))
+            for part in parts:
+                llama_cpp.llama_memory_seq_rm(self._mem, part.slot.seq,
+                                              len(part.slot.tokens), -1)
+        return status
+
+    def _advance(self, parts: list[_Part]) -> None:
+        """After a successful decode: the tokens are in the KV; sample where due."""
+        for part in parts:
+            slot = part.slot
+            slot.tokens.extend(part.tokens)
+            if slot.pending:
+                slot.pending = slot.pending[len(part.tokens):]
+            else:
+                slot.next_token = None
+        for part in parts:
+            if part.logits_index < 0 or part.slot.generation is None:
+                continue
+            try:
+                self._sample(part.slot, part.logits_index)
+            except Exception as exc:  # this sequence's fault alone
+                log.exception("sampling failed")
+                self._fail(part.slot, failed_message(exc))
+
+    def _evict_idle(self) -> bool:
+        """Make room in the KV cache: idle sequences' conversations go to RAM
+        (KV_SAVE_MB) and their cells are freed. False when there was nothing to free."""
+        import llama_cpp
+
+        freed = False
+        for slot in self._slots:
+            if slot.generation is None and slot.tokens:
+                if slot.cache_key is not None:
+                    self._save(slot)
                 llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
                 slot.tokens = []
-                self._finish(slot, "error", f"llama_decode failed ({status})")
-            return
-        for slot in active:
-            if slot.logits_index >= 0:
-                index, slot.logits_index = slot.logits_index, -1
-                self._sample(slot, index)
+                slot.cache_key = None
+                freed = True
+        return freed
+
+    def _fail(self, slot: _Slot, error: str) -> None:
+        """End this slot's request as an error, keeping what was shown, and forget the
+        sequence's KV: after a fault it is not trusted for the conversation's next turn."""
+        import llama_cpp
+
+        generation = slot.generation
+        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
+        slot.tokens = []
+        slot.cache_key = None
+        try:
+            self._finish(slot, "error", error)
+        except Exception:  # e.g. the sampler would not free: still end the request
+            log.exception("ending a failed generation failed")
+            slot.generation = None
+            slot.sampler = None
+            slot.next_token = None
+            slot.pending = []
+            if generation is not None:
+                self._running.discard(generation)
+                generation._end("error", error)
 
     def _sample(self, slot: _Slot, index: int) -> None:
         import llama_cpp

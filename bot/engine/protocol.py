@@ -9,9 +9,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 StopReason = Literal["stop", "length", "cancelled", "error"]
+
 
 class EngineError(Exception):
     """The engine cannot serve a request; the message is for people."""
@@ -19,6 +20,16 @@ class EngineError(Exception):
 
 class EngineBusy(EngineError):
     """The queue is full: refused at once rather than waiting forever."""
+
+
+class EngineStopped(EngineError):
+    """The engine's worker stopped: nothing is answered until it has been restarted."""
+
+
+def stopped_message(failure: str | None = None) -> str:
+    """What people are told while the model is stopped (`failure` says why, if known)."""
+    why = f" ({failure})" if failure else ""
+    return f"The model stopped{why}; please try again in a moment."
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,19 @@ class Generation:
 
         self._call(finish)
 
+    def _end(self, stop_reason: StopReason, error: str) -> None:
+        """End with what was already streamed, when the worker cannot say more (from any
+        thread). Runs on the loop after the deltas already sent, so the text kept is
+        exactly what the user saw; a result already set wins."""
+        def end() -> None:
+            if not self._done.done():
+                self._done.set_result(GenerationResult(
+                    self.text_so_far, stop_reason, error=error,
+                    queued_s=time.perf_counter() - self.submitted))
+            self._deltas.put_nowait(_END)
+
+        self._call(end)
+
     def _call(self, fn: Any, *args: Any) -> None:
         try:
             self._loop.call_soon_threadsafe(fn, *args)
@@ -175,3 +199,16 @@ class Engine(Protocol):
     def queue_depth(self) -> int: ...
     @property
     def tokens_per_second(self) -> float | None: ...
+
+
+@runtime_checkable
+class Supervised(Protocol):
+    """An engine whose health can be watched and which can be restarted in place (the
+    assistant and the prompt planner keep their reference to it)."""
+
+    @property
+    def healthy(self) -> bool: ...
+    @property
+    def failure(self) -> str | None: ...
+    async def wait_failed(self) -> str: ...
+    async def restart(self) -> None: ...
