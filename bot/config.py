@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 
 from bot.prompts import DEFAULT_SYSTEM_PROMPT
+from bot.safety import DEFAULT_CRISIS_RESOURCES, CrisisLine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = PROJECT_ROOT / "models"
@@ -21,7 +22,7 @@ DEFAULT_MODEL_PATH = MODELS_DIR / DEFAULT_MODEL_FILE
 # Settings whose values must never be echoed back, even in an error line.
 SECRET_SETTINGS = frozenset({"discord_token", "llm_api_key", "whatsapp_verify_token",
                              "whatsapp_app_secret", "whatsapp_access_token",
-                             "database_url"})
+                             "database_url", "moderation_api_key"})
 
 
 PREMIUM_COMMANDS = ("persona", "summarize", "translate")
@@ -152,6 +153,26 @@ class Settings(BaseSettings):
         0.05, ge=0.0, le=1.0, description="how far ahead of an even spend a campaign may be")
     currency: str = Field("EUR", min_length=3, max_length=3)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # Safety (bot/safety.py, bot/moderation.py): crisis lines are data, not prompts.
+    crisis_resources: list[CrisisLine] = Field(
+        default_factory=lambda: list(DEFAULT_CRISIS_RESOURCES),
+        description="crisis lines by country and language (JSON list)")
+    moderation_url: str | None = Field(
+        None, pattern=r"^https?://", description="an OpenAI-style /v1/moderations endpoint")
+    moderation_api_key: SecretStr | None = None
+    moderation_model: str = ""
+    moderation_floor: list[str] = Field(
+        default_factory=lambda: ["sexual/minors", "self-harm/instructions", "illicit/violent"],
+        description="categories refused everywhere; servers cannot allow them")
+    moderation_default: list[str] = Field(
+        default_factory=lambda: ["violence", "harassment"],
+        description="categories refused where a server's admins never chose")
+    moderation_input_fail: Literal["closed", "open"] = "closed"
+    moderation_output_fail: Literal["closed", "open"] = "open"
+    moderation_timeout_seconds: float = Field(5.0, gt=0.0, le=120.0)
+    moderation_max_chars: int = Field(20_000, ge=100, le=1_000_000)
+    moderation_output_every_chars: int = Field(
+        200, ge=1, le=100_000, description="answers are checked each sentence or this often")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -43,6 +43,28 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "⏳ En file d'attente, n°{position}…",
     },
     "stopped": {"en": "*(stopped)*", "fr": "*(interrompu)*"},
+    "crisis_opening": {
+        "en": ("I'm really sorry you're going through this. You don't have to face it "
+               "alone: people at these lines are ready to listen, right now, for free:"),
+        "fr": ("Je suis vraiment désolé que tu traverses ça. Tu n'as pas à y faire face "
+               "seul·e : des personnes sont prêtes à t'écouter, maintenant, gratuitement :"),
+    },
+    "moderation_refused": {
+        "en": "I can't help with that: this message falls under {categories}, which is "
+              "not allowed here.",
+        "fr": "Je ne peux pas aider avec ça : ce message relève de {categories}, qui n'est "
+              "pas autorisé ici.",
+    },
+    "moderation_unavailable": {
+        "en": "I can't check messages for safety right now, so I can't answer; please try "
+              "again in a few minutes.",
+        "fr": "Je ne peux pas vérifier les messages pour le moment, donc je ne peux pas "
+              "répondre ; réessayez dans quelques minutes.",
+    },
+    "moderated": {
+        "en": "*(answer withheld: it fell under {categories})*",
+        "fr": "*(réponse retirée : elle relevait de {categories})*",
+    },
     "empty_answer": {
         "en": "The model gave an empty answer; please rephrase or try again.",
         "fr": "Le modèle a donné une réponse vide ; reformulez ou réessayez.",

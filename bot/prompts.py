@@ -25,3 +25,14 @@ TRANSLATE_SYSTEM = (
     "You are a translator. Translate the user's text into {language}. Reply with the "
     "translation only, keeping the meaning, tone and formatting."
 )
+
+# The system prompt of an answer to a person in crisis. It replaces the operator's,
+# the channel's and the persona's prompts for that answer: none of them can remove it.
+# The caring opening and the crisis lines are shown by code before the model's words.
+SAFETY_SYSTEM_PROMPT = (
+    "The user may be in crisis and thinking about suicide or self-harm. Answer with care, "
+    "warmth and respect, in the user's language, in a few short sentences. Acknowledge "
+    "their feelings without judging, encourage them to reach out now to a crisis line or "
+    "someone they trust, and ask whether they are safe right now. Never give any "
+    "information about methods, means or doses, never joke, and never argue."
+)

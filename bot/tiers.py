@@ -145,8 +145,10 @@ class Tiers:
         now = self.store.now()
         return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
-    async def admit(self, user_ref: str, tier: Tier, locale: str = "en") -> Admission:
-        """Count one message against the rate limit and the daily quota."""
+    async def admit(self, user_ref: str, tier: Tier, locale: str = "en", *,
+                    quota: bool = True) -> Admission:
+        """Count one message against the rate limit and (unless `quota` is False, as for
+        a person in crisis) the daily quota."""
         now = self.store.now()
         window = self.settings.rate_limit_window_seconds
         window_start = int(now.timestamp()) // window * window
@@ -154,6 +156,8 @@ class Tiers:
                                            self.settings.rate_limit_messages):
             wait = window_start + window - int(now.timestamp())
             return Admission(False, "rate", t("rate_limited", locale, seconds=max(1, wait)))
+        if not quota:
+            return Admission(True)  # no day: nothing to refund
         day = self.today()
         if not await self.store.consume_quota(user_ref, day, tier.spec.messages_per_day):
             reset = self.next_reset()
@@ -166,7 +170,7 @@ class Tiers:
 
     async def refund(self, admission: Admission, user_ref: str) -> None:
         """Give back a counted message that could not be answered."""
-        if admission.ok:
+        if admission.ok and admission.day:
             await self.store.refund_quota(user_ref, admission.day)
 
     async def usage_today(self, user_ref: str) -> int:

@@ -86,6 +86,68 @@ SENSITIVE: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# Crisis: suicidal intent or self-harm in the first person, by language. Narrower than
+# the self_harm topic (which keeps ads away from any mention): these open the answer
+# with crisis lines, so "this joke killed me" or "kill the process" must not match.
+CRISIS: dict[str, tuple[str, ...]] = {
+    "en": ("kill myself", "killing myself", "end my life", "ending my life",
+           "take my own life", "taking my own life", "want to die", "wanna die",
+           "want to be dead", "don't want to live", "dont want to live",
+           "don't want to be alive", "no reason to live", "better off dead", "suicidal",
+           "commit suicide", "committing suicide", "thinking about suicide",
+           "thoughts of suicide", "hurt myself", "hurting myself", "harm myself",
+           "harming myself", "self-harm", "self harm", "cut myself", "cutting myself"),
+    "fr": ("veux me tuer", "vais me tuer", "envie de me tuer", "me suicider", "suicidaire*",
+           "me foutre en l'air",
+           "envie d'en finir", "en finir avec la vie", "en finir avec ma vie",
+           "mettre fin a mes jours", "mettre fin a ma vie", "envie de mourir",
+           "veux mourir", "plus envie de vivre", "me faire du mal", "me mutiler",
+           "automutil*", "me scarifier", "pensees suicidaires"),
+}
+
+# Moderation categories of the built-in moderator (the names the OpenAI moderation API
+# uses), for requests that no answer should serve. Topics above are about ads; these
+# are about refusing. Kept to unambiguous phrases: the endpoint does the subtle cases.
+MODERATION: dict[str, dict[str, tuple[str, ...]]] = {
+    "sexual/minors": {
+        "en": ("child porn*", "child sexual abuse material", "csam", "underage porn*",
+               "sex with a minor", "sex with minors", "sex with a child", "nude children",
+               "naked children", "pedophil*", "paedophil*"),
+        "fr": ("pedopornograph*", "pedophil*", "sexe avec un mineur",
+               "sexe avec une mineure", "sexe avec un enfant", "enfants nus"),
+    },
+    "self-harm/instructions": {
+        "en": ("how to kill myself", "how do i kill myself", "how can i kill myself",
+               "best way to kill myself", "how to commit suicide", "best way to commit suicide",
+               "painless way to die", "how many pills to die", "how many pills to overdose"),
+        "fr": ("comment me suicider", "comment me tuer", "meilleure facon de me suicider",
+               "meilleur moyen de me suicider", "combien de pilules pour mourir",
+               "mourir sans douleur"),
+    },
+    "illicit/violent": {
+        "en": ("make a bomb", "build a bomb", "make a pipe bomb", "make explosives",
+               "make napalm", "make ricin", "make sarin", "make nerve gas", "make meth",
+               "cook meth", "make a ghost gun"),
+        "fr": ("fabriquer une bombe", "faire une bombe", "fabriquer des explosifs",
+               "fabriquer du napalm", "fabriquer de la ricine", "fabriquer de la meth"),
+    },
+    "violence": {
+        "en": ("i will kill you", "i'm going to kill you", "im going to kill you",
+               "shoot up a school", "shoot up the school", "how to kill someone",
+               "how to murder someone"),
+        "fr": ("je vais te tuer", "je vais vous tuer", "comment tuer quelqu'un",
+               "comment assassiner quelqu'un"),
+    },
+    "harassment": {
+        "en": ("kill yourself", "kys", "go die", "you worthless piece of"),
+        "fr": ("suicide-toi", "va mourir", "va crever", "creve", "sale merde"),
+    },
+    "sexual": {
+        "en": ("porn*", "nudes", "explicit sex*", "erotic stor*", "sexting"),
+        "fr": ("porno*", "nudes", "histoire erotique*", "sexe explicite"),
+    },
+}
+
 # Commercial categories a campaign may target instead of (or besides) keywords.
 CATEGORIES: dict[str, dict[str, tuple[str, ...]]] = {
     "food": {
@@ -120,7 +182,8 @@ CATEGORIES: dict[str, dict[str, tuple[str, ...]]] = {
 
 def fold(text: str) -> str:
     """Lower case without accents: what the keyword lists are written in."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # Phones type a typographic apostrophe: "d’en finir" must match "d'en finir".
+    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("\u2019", "'"))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
@@ -146,6 +209,11 @@ def _categories(table: dict[str, dict[str, tuple[str, ...]]], text: str) -> set[
 def sensitive_topics(text: str) -> set[str]:
     """The sensitive topics a text touches (any language we have lists for)."""
     return _categories(SENSITIVE, text)
+
+
+def moderation_categories(text: str) -> set[str]:
+    """The built-in moderation categories a text falls in."""
+    return _categories(MODERATION, text)
 
 
 def commercial_categories(text: str) -> set[str]:

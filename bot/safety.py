@@ -1,0 +1,94 @@
+"""People in crisis get help: detection, the caring opening, and the crisis lines.
+
+Decided by code and data, before the model: a small local model cannot be trusted to
+answer "I want to kill myself tonight" well, so when a message expresses suicidal intent
+or self-harm the answer opens with a fixed, caring message in the user's language and
+the crisis lines for their country or language (`CRISIS_RESOURCES`, data), and the model
+answers under a safety system prompt that no operator, channel or persona can remove.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from bot.locales import t
+from bot.topics import CRISIS, matches
+
+# Where no country is known and no line speaks the language: a directory of them all.
+INTERNATIONAL = "*"
+
+
+class CrisisLine(BaseModel):
+    """One crisis line: where it answers, in which languages, and how to reach it."""
+
+    country: str  # ISO 3166 code, or "*" for an international directory
+    languages: list[str]
+    text: str
+
+
+DEFAULT_CRISIS_RESOURCES: list[CrisisLine] = [
+    CrisisLine(country="FR", languages=["fr"],
+               text="France : 3114, numéro national de prévention du suicide (24h/24, gratuit)"),
+    CrisisLine(country="US", languages=["en"],
+               text="United States: call or text 988 (Suicide & Crisis Lifeline, 24/7)"),
+    CrisisLine(country="GB", languages=["en"],
+               text="United Kingdom: Samaritans, 116 123 (free, 24/7)"),
+    CrisisLine(country="IE", languages=["en"],
+               text="Ireland: Samaritans, 116 123 (free, 24/7)"),
+    CrisisLine(country="CA", languages=["en", "fr"],
+               text="Canada: call or text 988 / appelez ou textez le 988 (24/7)"),
+    CrisisLine(country="BE", languages=["fr"],
+               text="Belgique : Centre de Prévention du Suicide, 0800 32 123 (24h/24)"),
+    CrisisLine(country="CH", languages=["fr"],
+               text="Suisse : La Main Tendue, 143 (24h/24)"),
+    CrisisLine(country=INTERNATIONAL, languages=["en", "fr"],
+               text="Elsewhere / Ailleurs : https://findahelpline.com"),
+]
+
+
+@dataclass(frozen=True)
+class Crisis:
+    """A message that expresses suicidal intent or self-harm, and how to answer it."""
+
+    language: str  # the language to answer the opening in
+    matched: tuple[str, ...]  # the phrases that matched (never stored, never logged)
+
+
+def detect_crisis(text: str, locale: str = "en") -> Crisis | None:
+    """A Crisis when `text` expresses suicidal intent or self-harm, else None.
+
+    The language is the one whose list matched; when several did, the surface's locale
+    (when it is one of them), else the first that matched.
+    """
+    found: dict[str, list[str]] = {}
+    for language, phrases in CRISIS.items():
+        hits = matches(text, phrases)
+        if hits:
+            found[language] = hits
+    if not found:
+        return None
+    language = locale if locale in found else next(iter(found))
+    return Crisis(language, tuple(phrase for hits in found.values() for phrase in hits))
+
+
+def crisis_lines(resources: Sequence[CrisisLine], language: str,
+                 country: str | None = None) -> list[str]:
+    """The lines to show: the user's country's first when known, then their language's,
+    then the international directory."""
+    chosen: list[CrisisLine] = []
+    if country:
+        chosen += [r for r in resources if r.country.upper() == country.upper()]
+    chosen += [r for r in resources
+               if language in r.languages and r.country != INTERNATIONAL and r not in chosen]
+    chosen += [r for r in resources if r.country == INTERNATIONAL and r not in chosen]
+    return [r.text for r in chosen]
+
+
+def crisis_opening(resources: Sequence[CrisisLine], crisis: Crisis,
+                   country: str | None = None) -> str:
+    """The fixed, caring message and the crisis lines that open the answer."""
+    lines = crisis_lines(resources, crisis.language, country)
+    return "\n".join([t("crisis_opening", crisis.language), *(f"- {line}" for line in lines)])
