@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bot.config import Settings, SettingsError
 from bot.engine import EngineError, ModelFileError
 from bot.store import StoreError
+from bot.user_refs import normalize_user_ref
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -57,14 +58,12 @@ def setup_logging(settings: Settings, *, chat: bool = False) -> None:
 
 
 def parse_user_ref(value: str) -> str:
-    """A CLI user: discord:<id>, whatsapp:<phone> or local:<name>."""
-    platform, _, ident = value.partition(":")
-    if platform not in ("discord", "whatsapp", "local") or not ident.strip():
-        raise argparse.ArgumentTypeError(
-            f"{value!r}: use discord:<id>, whatsapp:<phone> or local:<name>")
-    if platform == "discord" and not ident.isdigit():
-        raise argparse.ArgumentTypeError(f"{value!r}: a Discord id is a number")
-    return f"{platform}:{ident.strip()}"
+    """A CLI user (discord:<id>, whatsapp:<phone>, local:<name>), as the surfaces store
+    it: `whatsapp:+33 6 12 34 56 78` is the user `whatsapp:33612345678`."""
+    try:
+        return normalize_user_ref(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @asynccontextmanager

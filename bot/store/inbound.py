@@ -1,17 +1,260 @@
-"""Idempotent inbound: each platform message id is processed once, by one process."""
+"""Inbound messages, at least once and answered once (issue 14).
+
+A webhook stores each verified message as `pending` in the transaction that dedups its
+platform id, before it tells the platform "received". The process that stored it owns
+it: `owner` plus a lease (`lease_until`) that the owner renews while it works. The
+answer is composed, kept on the row (`reply`), sent, and only then is the row
+`answered`; when sending kept failing it is `failed`, with the reason, until an
+operator retries it.
+
+Every write on a row being answered names its owner and `status = 'pending'` in its
+WHERE clause: a process that lost the row (its lease ran out and another took it)
+changes nothing and learns so from the row count. Taking a row is one UPDATE whose
+WHERE clause re-checks the owner and lease, so of several processes on one PostgreSQL
+exactly one takes it: a second UPDATE waits for the first's row lock, then finds the
+row owned and leased, and leaves it.
+"""
 
 from __future__ import annotations
 
-from bot.store.common import StoreBase
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from bot.store.base import Queries, iso
+from bot.store.common import StoreBase, storable
+
+InboundStatus = Literal["pending", "answered", "failed"]
+
+# A row taken this many times whose answer never ended (each time its process died) is
+# failed instead: a message that crashes the process must not crash every restart.
+MAX_TAKES = 5
+
+
+@dataclass(frozen=True)
+class NewInbound:
+    """A verified inbound message, as the webhook stores it."""
+
+    message_id: str
+    sender: str
+    channel: str  # where it arrived and where the answer goes (WhatsApp: phone number id)
+    kind: str
+    body: str | None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A stored inbound message and how far its answer got."""
+
+    platform: str
+    message_id: str
+    status: InboundStatus
+    sender: str | None
+    channel: str | None
+    kind: str | None
+    body: str | None
+    reply: str | None
+    reply_message_id: int | None
+    sent_parts: int
+    attempts: int
+    owner: str | None
+    error: str | None
+    received_at: str
+
+
+_COLUMNS = ("platform, message_id, status, sender, channel, kind, body, reply, "
+            "reply_message_id, sent_parts, attempts, owner, error, received_at")
+
+# Pending and either unowned, past its lease, or owned by a process known to be dead.
+_ORPHAN = "status = 'pending' AND (owner IS NULL OR lease_until < ?{dead})"
+
+
+def _orphan(now: str, dead_owners: Sequence[str]) -> tuple[str, list[object]]:
+    """The orphan condition and its parameters (an empty IN () is not SQL)."""
+    dead = f" OR owner IN ({', '.join('?' * len(dead_owners))})" if dead_owners else ""
+    return _ORPHAN.format(dead=dead), [now, *dead_owners]
 
 
 class InboundMixin(StoreBase):
-    """Processed inbound message ids."""
+    """Inbound messages: stored before they are acknowledged, answered once."""
+
+    def _lease(self, lease_s: float) -> str:
+        return iso(self.now() + timedelta(seconds=lease_s))
 
     async def claim_inbound(self, platform: str, message_id: str) -> bool:
-        """True the first time an inbound message id is seen (by any process); False after."""
+        """True the first time an inbound id is seen (by any process); False after.
+
+        Dedup only, for callers that answer at once and keep nothing: the row is
+        recorded as answered."""
         async with self._transaction() as db:
             count = await db.execute(
                 "INSERT INTO processed_inbound (platform, message_id, received_at) "
                 "VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (platform, message_id, self._now()))
             return count == 1
+
+    async def accept_inbound(self, platform: str, messages: Sequence[NewInbound], *,
+                             owner: str, lease_s: float) -> list[InboundMessage]:
+        """Store the messages of one delivery as pending, owned by `owner`, in one
+        transaction; return those never seen before (the others are duplicates)."""
+        now = self._now()
+        stored: list[InboundMessage] = []
+        async with self._transaction() as db:
+            for m in messages:
+                row = await db.fetchrow(
+                    "INSERT INTO processed_inbound (platform, message_id, received_at, status, "
+                    "sender, channel, kind, body, attempts, owner, lease_until, updated_at) "
+                    "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, 1, ?, ?, ?) "
+                    f"ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
+                    (platform, m.message_id, now, m.sender, m.channel, m.kind,
+                     None if m.body is None else storable(m.body), owner,
+                     self._lease(lease_s), now))
+                if row is not None:
+                    stored.append(InboundMessage(*row))
+        return stored
+
+    async def pending_owners(self, platform: str) -> list[str]:
+        """The processes holding pending rows under a lease (to check which are alive)."""
+        rows = await self._db.fetch(
+            "SELECT DISTINCT owner FROM processed_inbound WHERE platform = ? AND "
+            "status = 'pending' AND owner IS NOT NULL AND lease_until >= ?",
+            (platform, self._now()))
+        return [str(owner) for (owner,) in rows]
+
+    async def take_orphans(self, platform: str, *, owner: str, lease_s: float, limit: int,
+                           dead_owners: Sequence[str] = ()) -> list[InboundMessage]:
+        """Take up to `limit` pending rows whose owner is gone (none, lease over, or in
+        `dead_owners`), oldest first. Rows taken MAX_TAKES times already are failed."""
+        now = self._now()
+        orphan, params = _orphan(now, dead_owners)
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE processed_inbound SET status = 'failed', owner = NULL, "
+                "error = ?, updated_at = ? "
+                f"WHERE platform = ? AND attempts >= ? AND {orphan}",
+                (f"gave up after {MAX_TAKES} tries that never ended (the process died "
+                 "each time)", now, platform, MAX_TAKES, *params))
+            rows = await db.fetch(
+                "UPDATE processed_inbound SET owner = ?, lease_until = ?, "
+                "attempts = attempts + 1, updated_at = ? "
+                f"WHERE platform = ? AND {orphan} AND message_id IN ("
+                "SELECT message_id FROM processed_inbound "
+                f"WHERE platform = ? AND {orphan} ORDER BY received_at LIMIT ?) "
+                f"RETURNING {_COLUMNS}",
+                (owner, self._lease(lease_s), now, platform, *params, platform, *params,
+                 limit))
+        return sorted((InboundMessage(*row) for row in rows), key=lambda m: m.received_at)
+
+    async def retry_failed(self, platform: str, message_ids: Sequence[str] | None, *,
+                           owner: str, lease_s: float) -> list[InboundMessage]:
+        """Take failed rows back as pending, owned by `owner`: those named, or all of
+        them (None). One UPDATE: of two operators retrying at once, one takes each."""
+        now = self._now()
+        sql = ("UPDATE processed_inbound SET status = 'pending', owner = ?, lease_until = ?, "
+               "attempts = 1, error = NULL, updated_at = ? "
+               "WHERE platform = ? AND status = 'failed'")
+        params: list[object] = [owner, self._lease(lease_s), now, platform]
+        if message_ids is not None:
+            if not message_ids:
+                return []
+            sql += f" AND message_id IN ({', '.join('?' * len(message_ids))})"
+            params.extend(message_ids)
+        async with self._transaction() as db:
+            rows = await db.fetch(f"{sql} RETURNING {_COLUMNS}", params)
+        return sorted((InboundMessage(*row) for row in rows), key=lambda m: m.received_at)
+
+    async def renew_inbound(self, platform: str, message_ids: Sequence[str], *, owner: str,
+                            lease_s: float) -> set[str]:
+        """Extend the lease of rows `owner` still holds; return the ids it holds."""
+        held: set[str] = set()
+        ids = list(message_ids)
+        if not ids:
+            return held
+        async with self._transaction() as db:
+            for start in range(0, len(ids), 500):  # bounded statements, however many
+                chunk = ids[start:start + 500]
+                rows = await db.fetch(
+                    "UPDATE processed_inbound SET lease_until = ? WHERE platform = ? AND "
+                    "owner = ? AND status = 'pending' AND message_id IN "
+                    f"({', '.join('?' * len(chunk))}) RETURNING message_id",
+                    (self._lease(lease_s), platform, owner, *chunk))
+                held.update(str(message_id) for (message_id,) in rows)
+        return held
+
+    async def keep_reply(self, platform: str, message_id: str, *, owner: str, reply: str,
+                         reply_message_id: int | None, lease_s: float) -> bool:
+        """Keep the composed answer on the row; False when `owner` no longer holds it."""
+        async with self._transaction() as db:
+            return await db.execute(
+                "UPDATE processed_inbound SET reply = ?, reply_message_id = ?, "
+                "lease_until = ?, updated_at = ? WHERE platform = ? AND message_id = ? AND "
+                "owner = ? AND status = 'pending'",
+                (storable(reply), reply_message_id, self._lease(lease_s), self._now(),
+                 platform, message_id, owner)) == 1
+
+    async def parts_sent(self, platform: str, message_id: str, *, owner: str, parts: int,
+                         lease_s: float) -> bool:
+        """Record that the platform accepted the first `parts` parts of the answer."""
+        async with self._transaction() as db:
+            return await db.execute(
+                "UPDATE processed_inbound SET sent_parts = ?, lease_until = ?, updated_at = ? "
+                "WHERE platform = ? AND message_id = ? AND owner = ? AND status = 'pending'",
+                (parts, self._lease(lease_s), self._now(), platform, message_id, owner)) == 1
+
+    async def finish_inbound(self, platform: str, message_id: str, *, owner: str,
+                             status: Literal["answered", "failed"], error: str | None = None
+                             ) -> bool:
+        """End the row as answered (who wrote what is cleared: the conversation keeps
+        it) or failed (kept, with the reason, for a retry)."""
+        clear = (", sender = NULL, channel = NULL, body = NULL, reply = NULL"
+                 if status == "answered" else "")
+        async with self._transaction() as db:
+            return await db.execute(
+                f"UPDATE processed_inbound SET status = ?, error = ?, owner = NULL, "
+                f"lease_until = NULL, updated_at = ?{clear} WHERE platform = ? AND "
+                "message_id = ? AND owner = ? AND status = 'pending'",
+                (status, None if error is None else storable(error)[:1000], self._now(),
+                 platform, message_id, owner)) == 1
+
+    async def release_inbound(self, platform: str, message_id: str, *, owner: str) -> bool:
+        """Give a pending row back unowned, for the next pick-up (e.g. at shutdown)."""
+        async with self._transaction() as db:
+            return await db.execute(
+                "UPDATE processed_inbound SET owner = NULL, lease_until = NULL, updated_at = ? "
+                "WHERE platform = ? AND message_id = ? AND owner = ? AND status = 'pending'",
+                (self._now(), platform, message_id, owner)) == 1
+
+    async def inbound_message(self, platform: str, message_id: str) -> InboundMessage | None:
+        """One stored inbound message."""
+        row = await self._db.fetchrow(
+            f"SELECT {_COLUMNS} FROM processed_inbound WHERE platform = ? AND message_id = ?",
+            (platform, message_id))
+        return InboundMessage(*row) if row else None
+
+    async def inbound_by_status(self, status: InboundStatus, *, limit: int = 100
+                                ) -> list[InboundMessage]:
+        """Rows with a status, oldest first (e.g. the failed ones, for operators)."""
+        rows = await self._db.fetch(
+            f"SELECT {_COLUMNS} FROM processed_inbound WHERE status = ? "
+            "ORDER BY received_at, message_id LIMIT ?", (status, limit))
+        return [InboundMessage(*row) for row in rows]
+
+    async def inbound_counts(self) -> dict[str, int]:
+        """Rows not answered yet, by platform and status (`whatsapp_failed`, ...)."""
+        rows = await self._db.fetch(
+            "SELECT platform, status, COUNT(*) FROM processed_inbound "
+            "WHERE status <> 'answered' GROUP BY platform, status")
+        return {f"{platform}_{status}": int(count) for platform, status, count in rows}
+
+    async def _export_inbound(self, platform: str, sender: str) -> list[dict[str, object]]:
+        """A user's messages not answered yet, for their export."""
+        return await self._db.rows(
+            "SELECT message_id, status, kind, body, error, received_at FROM processed_inbound "
+            "WHERE platform = ? AND sender = ? ORDER BY received_at", (platform, sender))
+
+    async def _forget_inbound(self, db: Queries, platform: str, sender: str) -> int:
+        """Within forgetting a user: delete their failed rows (the only ones that keep
+        what they wrote for long; pending ones are being answered and cleared then)."""
+        return await db.execute(
+            "DELETE FROM processed_inbound WHERE platform = ? AND sender = ? AND "
+            "status = 'failed'", (platform, sender))

@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.store.base import iso
+from bot.store.base import Queries, iso
 from bot.store.common import StoreBase
 
 
 class PrivacyMixin(StoreBase):
     """Export and forget a user, purge old messages, and the operator's figures."""
 
-    if TYPE_CHECKING:  # other domains' reads that the export includes (tiers.py, ads.py)
+    if TYPE_CHECKING:  # other domains' statements that these include (tiers, ads, inbound)
         async def persona(self, user_ref: str) -> str | None: ...
         async def personalize(self, user_id: int) -> bool: ...
+        async def inbound_counts(self) -> dict[str, int]: ...
+        async def _export_inbound(self, platform: str, sender: str
+                                  ) -> list[dict[str, object]]: ...
+        async def _forget_inbound(self, db: Queries, platform: str, sender: str) -> int: ...
 
     async def export_user(self, user_ref: str) -> dict[str, object]:
         """Everything stored about a user, as plain data (for /privacy export)."""
@@ -40,6 +44,8 @@ class PrivacyMixin(StoreBase):
                 (user_ref,)),
             "ad_impressions": [],
             "consent": {"ad_personalization": False},
+            # Messages received but not answered yet (answered ones keep nothing here).
+            "inbound_unanswered": await self._export_inbound(platform, external),
         }
         if user_id is None:
             return data
@@ -91,6 +97,7 @@ class PrivacyMixin(StoreBase):
                 "UPDATE audit_log SET subject = replace(subject, ?, ?), "
                 "actor = replace(actor, ?, ?) WHERE subject LIKE ? OR actor = ?",
                 (user_ref, anonymous_id, user_ref, anonymous_id, f"%{user_ref}%", user_ref))
+            counts["inbound_deleted"] = await self._forget_inbound(db, platform, external)
             for table in ("personas", "usage_daily", "rate_windows"):
                 await db.execute(f"DELETE FROM {table} WHERE user_ref = ?", (user_ref,))
             await self._audit(db, "privacy", "forget", anonymous_id, "user data deleted", "")
@@ -112,6 +119,7 @@ class PrivacyMixin(StoreBase):
             row = await self._db.fetchrow(sql, params)
             return int(row[0] or 0) if row else 0
 
+        inbound = await self.inbound_counts()
         answers = await self._db.rows(
             "SELECT status, COUNT(*) AS n, COALESCE(SUM(completion_tokens), 0) AS tokens "
             "FROM messages WHERE role = 'assistant' AND created_at >= ? GROUP BY status",
@@ -133,4 +141,8 @@ class PrivacyMixin(StoreBase):
                 "WHERE i.day = ?", (day,)),
             "ad_spend_today_micros": await one(
                 "SELECT COALESCE(SUM(cost_micros), 0) FROM impressions WHERE day = ?", (day,)),
+            # WhatsApp messages being answered, and those an operator must retry
+            # (`causette whatsapp retry`).
+            "whatsapp_pending": inbound.get("whatsapp_pending", 0),
+            "whatsapp_failed": inbound.get("whatsapp_failed", 0),
         }

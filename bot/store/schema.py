@@ -169,6 +169,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             received_at TEXT NOT NULL,
             PRIMARY KEY (platform, message_id))""",
     ),
+    (
+        # Inbound messages kept durably until answered (issue 14): a webhook stores each
+        # message as 'pending' in the transaction that dedups its id, before answering
+        # 200, and marks it 'answered' once the platform accepted the reply. Rows of
+        # version 5 were answered already, hence the default. `owner` is the process
+        # answering it, holding it until `lease_until` (renewed while it works), so a
+        # row whose process died is picked up by another, and only one. `reply` keeps
+        # the composed answer, so a retry resends it instead of generating it again;
+        # `sent_parts` says how many of its parts the platform already accepted. Who
+        # sent it and what they wrote are cleared once answered.
+        "ALTER TABLE processed_inbound ADD COLUMN status TEXT NOT NULL DEFAULT 'answered' "
+        "CHECK (status IN ('pending', 'answered', 'failed'))",
+        "ALTER TABLE processed_inbound ADD COLUMN sender TEXT",
+        "ALTER TABLE processed_inbound ADD COLUMN channel TEXT",
+        "ALTER TABLE processed_inbound ADD COLUMN kind TEXT",
+        "ALTER TABLE processed_inbound ADD COLUMN body TEXT",
+        "ALTER TABLE processed_inbound ADD COLUMN reply TEXT",
+        "ALTER TABLE processed_inbound ADD COLUMN reply_message_id INTEGER "
+        "REFERENCES messages(id) ON DELETE SET NULL",
+        "ALTER TABLE processed_inbound ADD COLUMN sent_parts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE processed_inbound ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE processed_inbound ADD COLUMN owner TEXT",
+        "ALTER TABLE processed_inbound ADD COLUMN lease_until TEXT",
+        "ALTER TABLE processed_inbound ADD COLUMN error TEXT",
+        "ALTER TABLE processed_inbound ADD COLUMN updated_at TEXT",
+        # What pick-ups and `causette stats` look for: the few rows not answered yet.
+        """CREATE INDEX processed_inbound_open ON processed_inbound (status, received_at)
+            WHERE status <> 'answered'""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
