@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 class Metrics:
-    """Counters and gauges for tokens/s, queue, first token, tiers, refusals and ads."""
+    """Counters and gauges for tokens/s, queue, first token, tiers, refusals, ads and the
+    engine's health."""
 
     def __init__(self, queue_depth: Callable[[], float] | None = None) -> None:
         self.registry = CollectorRegistry()
@@ -39,6 +40,27 @@ class Metrics:
         self.ad_clicks = Counter("causette_ad_clicks_total", "Sponsored clicks", registry=r)
         self.ad_spend = Counter("causette_ad_spend_micros_total",
                                 "Ad spend charged, in micro-units", registry=r)
+        self.engine_up = Gauge("causette_engine_up",
+                               "1 while the model serves requests, 0 while it is stopped",
+                               registry=r)
+        self.engine_up.set(1)
+        self.engine_failures = Counter("causette_engine_failures_total",
+                                       "Times the model's worker stopped", registry=r)
+        self.engine_restarts = Counter("causette_engine_restarts_total",
+                                       "Times the model was restarted after it stopped",
+                                       registry=r)
+
+    def watch_engine(self, healthy: Callable[[], bool]) -> None:
+        """Read the engine's health at each scrape."""
+        self.engine_up.set_function(lambda: 1.0 if healthy() else 0.0)
+
+    def engine_failed(self) -> None:
+        """The model's worker stopped."""
+        self.engine_failures.inc()
+
+    def engine_restarted(self) -> None:
+        """The model was restarted after it stopped."""
+        self.engine_restarts.inc()
 
     def answered(self, tier: str, tokens: int, first_token_s: float | None,
                  tokens_per_second: float | None) -> None:

@@ -1,9 +1,19 @@
-"""Wiring: settings -> store + engine -> assistant, opened and closed together."""
+"""Wiring: settings -> store + engine -> assistant, opened and closed together.
+
+The engine is supervised (`bot.engine.supervisor`): when the supervisor gives up, the
+runtime cancels the task that opened it, so the surface shuts down as on SIGTERM
+(answers in flight stored, database closed), and leaving the runtime then raises
+`SystemExit(EXIT_ENGINE_STOPPED)`: the process exits non-zero for its service manager.
+A surface that does not unwind within `EXIT_GRACE_S` + ENGINE_SHUTDOWN_SECONDS (a
+thread blocked on the terminal, say) is ended with `os._exit`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,9 +22,13 @@ from bot.assistant import Assistant
 from bot.config import Settings
 from bot.engine import Engine
 from bot.engine.batched import BatchedLlamaEngine
+from bot.engine.protocol import Supervised
+from bot.engine.supervisor import EXIT_ENGINE_STOPPED, Supervisor
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+EXIT_GRACE_S = 90.0  # past the engine's own bound: the surfaces' drains (WhatsApp: 60 s)
 
 
 @dataclass
@@ -25,6 +39,7 @@ class Runtime:
     store: Store
     engine: Engine
     assistant: Assistant
+    supervisor: Supervisor | None = None
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -39,7 +54,13 @@ def make_engine(settings: Settings) -> Engine:
 @asynccontextmanager
 async def open_runtime(settings: Settings, engine: Engine | None = None
                        ) -> AsyncIterator[Runtime]:
-    """Open the database and load the model; on exit finish in-flight turns and close."""
+    """Open the database and load the model; on exit finish in-flight turns and close.
+
+    Raises SystemExit(EXIT_ENGINE_STOPPED) on the way out once the engine stopped and
+    could not be restarted (see the module's docstring)."""
+    opener = asyncio.current_task()
+    exiting = _Exit()
+    supervisor: Supervisor | None = None
     store = await Store.from_settings(settings)
     try:
         engine = engine or make_engine(settings)
@@ -48,13 +69,20 @@ async def open_runtime(settings: Settings, engine: Engine | None = None
             assistant = Assistant(settings, store, engine)
             log.info("ready: model %s, database %s", engine.info.model_name,
                      store.location)
+            chores = [asyncio.create_task(_retention_loop(assistant))]
+            if isinstance(engine, Supervised):
+                watched = engine
+                assistant.metrics.watch_engine(lambda: watched.healthy)
+                supervisor = Supervisor(
+                    engine, settings, metrics=assistant.metrics,
+                    on_give_up=lambda why: exiting.start(opener, settings))
+                chores.append(asyncio.create_task(supervisor.run()))
             if settings.metrics_port:
                 assistant.metrics.serve(settings.metrics_port)
-            chores = [asyncio.create_task(_retention_loop(assistant))]
             if store.dialect == "postgresql":
                 chores.append(asyncio.create_task(_sweep_loop(store)))
             try:
-                yield Runtime(settings, store, engine, assistant)
+                yield Runtime(settings, store, engine, assistant, supervisor)
             finally:
                 for chore in chores:
                     chore.cancel()
@@ -62,8 +90,39 @@ async def open_runtime(settings: Settings, engine: Engine | None = None
                 await assistant.drain()  # ...and each of those turns is stored as such
         finally:
             await engine.close()
+    except asyncio.CancelledError:
+        if not exiting.started:
+            raise
+        if opener is not None:
+            opener.uncancel()  # this cancellation was ours: it becomes the exit below
     finally:
         await store.close()
+    if exiting.started:
+        raise SystemExit(EXIT_ENGINE_STOPPED)
+
+
+def _hard_exit(code: int) -> None:
+    os._exit(code)  # pragma: no cover - ends the process
+
+
+class _Exit:
+    """The process's way out once the engine could not be restarted."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.timer: threading.Timer | None = None
+
+    def start(self, opener: asyncio.Task[object] | None, settings: Settings) -> None:
+        if self.started:
+            return
+        self.started = True
+        # Bound now, so the timer ends the process even if what follows never returns.
+        self.timer = threading.Timer(EXIT_GRACE_S + settings.engine_shutdown_seconds,
+                                     _hard_exit, (EXIT_ENGINE_STOPPED,))
+        self.timer.daemon = True
+        self.timer.start()
+        if opener is not None:
+            opener.cancel()  # the surface unwinds as on SIGTERM, through open_runtime
 
 
 async def _sweep_loop(store: Store, every_s: float = 300.0) -> None:

@@ -17,3 +17,6 @@ async def test_metrics_count_what_happens(settings: Settings) -> None:
         assert 'causette_refusals_total{reason="empty"} 1.0' in text
         assert "causette_first_token_seconds_count 1.0" in text
         assert "causette_queue_depth 0.0" in text
+        assert "causette_engine_up 1.0" in text
+        assert "causette_engine_failures_total 0.0" in text
+        assert "causette_engine_restarts_total 0.0" in text
