@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,9 @@ from bot.engine import fetch_default_model, read_gguf
 
 
 def cmd_model_fetch(args: argparse.Namespace) -> int:
-    """Download, verify and install the default model."""
+    """Download, verify and install the default model, showing progress on stderr."""
     target = Path(args.path) if args.path else DEFAULT_MODEL_PATH
-    print(fetch_default_model(target, force=args.force))
+    print(fetch_default_model(target, force=args.force, progress=sys.stderr))
     return 0
 
 

