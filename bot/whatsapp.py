@@ -1,22 +1,40 @@
 """The WhatsApp surface: a Cloud API webhook (aiohttp) and a Graph API client.
 
-Meta delivers messages to `/webhook`, signed with the app secret, and retries until it
-gets a 200; so the webhook checks the signature, answers 200 at once, processes in the
-background, and remembers message ids so a retried delivery is never answered twice.
-Answers go out through the Graph API, with retries on 429/5xx.
+Meta delivers messages to `/webhook`, signed with the app secret, and retries a
+delivery until it gets a 200. So a message is never acknowledged before it is safe:
+the webhook reads the whole body, checks the signature, stores each new message as
+`pending` (in the transaction that dedups its id, so a retried delivery is never
+answered twice) and only then answers 200. The answer is composed from the stored row,
+kept on it, sent through the Graph API (429 and 5xx retried with backoff, honouring
+Retry-After) and the row marked `answered` once Meta accepted it; when every try
+failed it is `failed`, with the reason, for `causette whatsapp retry`.
+
+A row belongs to the process that stored or took it, under a lease it renews while it
+works. At start-up and periodically each process takes the pending rows whose owner is
+gone: a process on this machine that no longer runs, or any whose lease ran out (on a
+shared PostgreSQL, another machine's). Taking is one conditional UPDATE, so exactly one
+process answers each row. See bot/store/inbound.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import hashlib
 import hmac
 import json
 import logging
+import math
+import os
+import secrets
 import signal
+import socket
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -25,15 +43,33 @@ from bot.assistant import Inbound, Reply
 from bot.config import Settings
 from bot.locales import t
 from bot.runtime import Runtime
+from bot.store import Store
+from bot.store.inbound import InboundMessage, NewInbound
 from bot.streaming import split_text
 
 log = logging.getLogger(__name__)
 
+PLATFORM = "whatsapp"
 WHATSAPP_LIMIT = 4096
 CONVERSATION_KEY = "whatsapp"
 HELP = ("Commands: /reset starts a new conversation, /premium shows your tier and usage, "
         "/privacy says what is stored (/privacy export, /privacy forget), /help shows "
         "this. Anything else is a question for the assistant.")
+
+# A process holds the rows it answers for this long, and renews that every third of it
+# (with its pick-up of orphans): a row whose lease ran out belongs to a process that
+# stopped (or cannot reach the database) and is taken by another. Long enough that a
+# busy event loop or a slow database never loses a live process's rows.
+LEASE_SECONDS = 60.0
+# At most this many rows answered at once from pick-ups: after an outage, a backlog is
+# answered steadily instead of filling the engine's queue (whose refusal, "busy", would
+# be the answer).
+PICKUP_BATCH = 16
+# A Retry-After longer than this is not waited for inside a request: the row fails with
+# the reason, and an operator retries it later.
+MAX_RETRY_AFTER_S = 120.0
+
+Outcome = Literal["answered", "failed", "lost"]
 
 
 class GraphError(Exception):
@@ -88,6 +124,67 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+# Process identity ------------------------------------------------------------------------
+
+def node_id() -> str:
+    """This machine's boot and PID namespace: where a process id names one process.
+
+    Two containers may share a host name and both run as pid 1, but not a PID
+    namespace; a reboot reuses pids, but not a boot id. Without /proc (not Linux), the
+    host name stands in."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}:{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return f"host:{socket.gethostname()}"
+
+
+def new_owner() -> str:
+    """A name for this process as the owner of rows: node, pid, and a random token (a
+    restarted process that got the same pid is not its predecessor)."""
+    return f"{node_id()}/{os.getpid()}/{secrets.token_hex(4)}"
+
+
+def owner_is_dead(owner: str, me: str) -> bool:
+    """True when `owner` is certainly a process that no longer runs: one of this node
+    whose pid is gone, or an earlier process with this process's pid. Anything else
+    (another machine, a pid still in use) is left to its lease."""
+    node, _, rest = owner.rpartition("/")
+    node, _, pid_text = node.rpartition("/")
+    my_node, _, my_rest = me.rpartition("/")
+    my_node, _, _ = my_node.rpartition("/")
+    if not node or node != my_node or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return rest != my_rest
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by another user
+        return False
+    return False
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """A Retry-After header (seconds, or an HTTP date) as seconds to wait; None if absent
+    or unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
 class GraphClient:
     """Sends messages through the WhatsApp Cloud API, retrying 429 and 5xx."""
 
@@ -98,25 +195,43 @@ class GraphClient:
         self.headers = {"Authorization": f"Bearer {token.get_secret_value() if token else ''}"}
         self.attempts = settings.whatsapp_send_attempts
         self.backoff = settings.whatsapp_retry_base_seconds
+        # How to wait between tries (tests record the waits instead of timing them).
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def post(self, phone_number_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST to /{phone_number_id}/messages; raise GraphError when it cannot."""
+        """POST to /{phone_number_id}/messages; raise GraphError when it cannot.
+
+        429 and 5xx (and network errors) are tried again, up to WHATSAPP_SEND_ATTEMPTS
+        times, after WHATSAPP_RETRY_BASE_SECONDS doubling each time, or after what the
+        answer's Retry-After asks when that is longer. Another 4xx is final."""
         url = f"{self.base}/{phone_number_id}/messages"
         last = ""
         for attempt in range(self.attempts):
-            if attempt:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            asked: float | None = None
             try:
                 async with self.session.post(url, json=payload, headers=self.headers,
                                              timeout=aiohttp.ClientTimeout(total=30)) as resp:
                     if resp.status < 300:
-                        data = await resp.json(content_type=None)
-                        return data if isinstance(data, dict) else {}
-                    last = f"HTTP {resp.status}"
+                        # Accepted: never tried again, even if the body is not JSON.
+                        with contextlib.suppress(ValueError, aiohttp.ClientError):
+                            data = await resp.json(content_type=None)
+                            return data if isinstance(data, dict) else {}
+                        return {}
+                    last = f"HTTP {resp.status}{await _graph_detail(resp)}"
                     if resp.status != 429 and resp.status < 500:
                         raise GraphError(f"Graph API refused the message ({last})")
-            except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
+                    asked = retry_after_seconds(resp.headers.get("Retry-After"))
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 last = type(exc).__name__
+            if attempt + 1 == self.attempts:
+                break
+            wait = self.backoff * 2 ** attempt
+            if asked is not None:
+                if asked > MAX_RETRY_AFTER_S:
+                    raise GraphError(f"Graph API asked to wait {asked:.0f} s ({last}); "
+                                     "not waited for")
+                wait = max(wait, asked)
+            await self.sleep(wait)
         raise GraphError(f"Graph API failed {self.attempts} times (last: {last})")
 
     async def send_text(self, phone_number_id: str, to: str, text: str,
@@ -141,18 +256,47 @@ class GraphClient:
             log.info("could not mark %s read: %s", message_id, exc)
 
 
+async def _graph_detail(resp: aiohttp.ClientResponse) -> str:
+    """Meta's own error message, when its answer has one (it says what to fix)."""
+    with contextlib.suppress(ValueError, aiohttp.ClientError):
+        error = _dict(_dict(await resp.json(content_type=None)).get("error"))
+        message = error.get("message")
+        if isinstance(message, str) and message:
+            return f": {message[:200]}"
+    return ""
+
+
+@dataclass
+class Composed:
+    """An answer to send, and what produced it (a chat reply may bring a sponsored one)."""
+
+    text: str
+    reply_message_id: int | None = None
+    inbound: Inbound | None = None
+    reply: Reply | None = None
+
+
 class WhatsAppBot:
-    """The webhook application and the background processing of deliveries."""
+    """The webhook application and the answering of stored messages."""
 
     def __init__(self, settings: Settings, runtime: Runtime,
-                 session: aiohttp.ClientSession) -> None:
+                 session: aiohttp.ClientSession, *, lease_s: float = LEASE_SECONDS) -> None:
         self.settings = settings
         self.runtime = runtime
         self.graph = GraphClient(session, settings)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.owner = new_owner()
+        self.lease_s = lease_s
+        self._working: dict[str, asyncio.Task[Outcome]] = {}
+        self._keeper: asyncio.Task[None] | None = None
+
+    @property
+    def store(self) -> Store:
+        """The runtime's store (one object for every domain)."""
+        return self.runtime.store
 
     def app(self) -> web.Application:
-        """The aiohttp application with GET and POST /webhook."""
+        """The aiohttp application with GET and POST /webhook; bodies over
+        WHATSAPP_MAX_BODY_BYTES are refused (413) while they are read."""
         app = web.Application(client_max_size=self.settings.whatsapp_max_body_bytes)
         app.router.add_get("/webhook", self.verify)
         app.router.add_post("/webhook", self.receive)
@@ -170,13 +314,19 @@ class WhatsAppBot:
         return web.Response(status=403, text="forbidden")
 
     async def receive(self, request: web.Request) -> web.Response:
-        """A delivery: size, signature and JSON checked; then 200 at once."""
+        """A delivery: size, signature and JSON checked, new messages stored; then 200.
+
+        Nothing is acknowledged that is not stored: when the database fails the answer
+        is 503 and Meta delivers again later."""
         limit = self.settings.whatsapp_max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             log.warning("webhook body refused: %s bytes", request.content_length)
             return web.Response(status=413, text="too large")
-        body = await request.content.read(limit + 1)
-        if len(body) > limit:
+        try:
+            # The whole body, however many pieces it arrives in (the signature covers
+            # all of it); client_max_size stops reading past the limit.
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
             log.warning("webhook body refused: over %s bytes", limit)
             return web.Response(status=413, text="too large")
         secret = self.settings.whatsapp_app_secret
@@ -189,92 +339,251 @@ class WhatsAppBot:
         except (json.JSONDecodeError, UnicodeDecodeError):
             log.warning("webhook body is not JSON (%s bytes)", len(body))
             return web.Response(status=400, text="malformed JSON")
-        task = asyncio.create_task(self.process(payload))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        messages = parse_delivery(payload)
+        if not messages:  # statuses (delivered, read): nothing to answer
+            return web.Response(text="ok")
+        try:
+            stored = await self.store.accept_inbound(
+                PLATFORM, [NewInbound(m.id, m.sender, m.phone_number_id, m.kind, m.text)
+                           for m in messages], owner=self.owner, lease_s=self.lease_s)
+        except Exception:
+            log.exception("could not store a delivery of %s message(s): Meta will retry",
+                          len(messages))
+            return web.Response(status=503, text="try again")
+        if len(stored) < len(messages):
+            log.info("%s message(s) of a delivery already received: skipped",
+                     len(messages) - len(stored))
+        for row in stored:
+            self._spawn(row)
         return web.Response(text="ok")
 
+    # Answering stored messages -----------------------------------------------------------
+
+    async def start(self, *, pickup: bool = True) -> int:
+        """Take what stopped processes left (with `pickup`), then keep this process's
+        leases alive (and pick up again) every third of a lease. Returns how many rows
+        were taken now."""
+        taken = await self.pickup() if pickup else 0
+        if self._keeper is None:
+            self._keeper = asyncio.create_task(self._keep(pickup))
+        return taken
+
+    async def close(self, grace_s: float = 60.0) -> None:
+        """Finish the answers in progress (leases still renewed meanwhile); past
+        `grace_s`, stop them and give their rows back for another process."""
+        try:
+            await asyncio.wait_for(self.idle(), grace_s)
+        except TimeoutError:
+            log.warning("WhatsApp answers still in progress at shutdown: given back")
+        finally:
+            if self._keeper is not None:
+                self._keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._keeper
+                self._keeper = None
+
     async def idle(self) -> None:
-        """Wait until every accepted delivery has been processed."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every message taken so far has been answered (or failed)."""
+        while self._working:
+            await asyncio.gather(*list(self._working.values()), return_exceptions=True)
 
-    async def process(self, payload: Any) -> None:
-        """Answer each new text message of a delivery; never raises."""
-        for message in parse_delivery(payload):
+    async def pickup(self) -> int:
+        """Take pending rows whose owner is gone (up to PICKUP_BATCH in progress) and
+        answer them; returns how many were taken."""
+        room = PICKUP_BATCH - len(self._working)
+        if room <= 0:
+            return 0
+        owners = await self.store.pending_owners(PLATFORM)
+        dead = [owner for owner in owners if owner_is_dead(owner, self.owner)]
+        rows = await self.store.take_orphans(PLATFORM, owner=self.owner, lease_s=self.lease_s,
+                                             limit=room, dead_owners=dead)
+        for row in rows:
+            if row.message_id not in self._working:
+                self._spawn(row)
+        if rows:
+            log.info("picked up %s WhatsApp message(s) left unanswered", len(rows))
+        return len(rows)
+
+    async def retry(self, message_ids: Sequence[str] | None) -> dict[str, str]:
+        """Answer failed rows again (those named, or all): message id -> how it ended
+        ('answered', or 'failed: <reason>'). Rows that are not failed are left alone."""
+        rows = await self.store.retry_failed(PLATFORM, message_ids, owner=self.owner,
+                                             lease_s=self.lease_s)
+        tasks = {row.message_id: self._spawn(row) for row in rows}
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        results: dict[str, str] = {}
+        for message_id, task in tasks.items():
+            outcome: str = task.result() if not task.cancelled() and not task.exception() \
+                else "lost"
+            if outcome == "failed":
+                row = await self.store.inbound_message(PLATFORM, message_id)
+                outcome = f"failed: {row.error if row else 'unknown'}"
+            results[message_id] = outcome
+        return results
+
+    async def _keep(self, pickup: bool) -> None:
+        """Renew the leases of the rows in progress, and pick up orphans, until cancelled."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
             try:
-                if not await self.runtime.store.claim_inbound("whatsapp", message.id):
-                    log.info("delivery %s already handled: skipped", message.id)
-                    continue
-                await self._answer(message)
-            except Exception:  # one bad message never stops the others, nor the server
-                log.exception("could not answer WhatsApp message %s", message.id)
+                await self.store.renew_inbound(PLATFORM, list(self._working),
+                                               owner=self.owner, lease_s=self.lease_s)
+                if pickup:
+                    await self.pickup()
+            except Exception:  # the database is away: the next round tries again
+                log.exception("renewing WhatsApp leases or picking up failed")
 
-    async def _send(self, message: IncomingMessage, text: str) -> str | None:
-        last = None
-        for index, chunk in enumerate(split_text(text, WHATSAPP_LIMIT)):
-            last = await self.graph.send_text(message.phone_number_id, message.sender, chunk,
-                                              reply_to=message.id if index == 0 else None)
-        return last
+    def _spawn(self, row: InboundMessage) -> asyncio.Task[Outcome]:
+        task = asyncio.create_task(self._work(row))
+        self._working[row.message_id] = task
 
-    async def _answer(self, message: IncomingMessage) -> None:
-        assistant = self.runtime.assistant
-        await self.graph.mark_read_and_typing(message.phone_number_id, message.id)
-        if message.kind != "text" or message.text is None:
-            await self._send(message, t("text_only", "en", names=message.kind))
-            return
-        inbound = Inbound("whatsapp", message.sender, CONVERSATION_KEY, message.text)
-        command = message.text.strip().lower()
-        if command == "/reset":
-            await assistant.reset("whatsapp", message.sender, CONVERSATION_KEY)
-            await self._send(message, t("reset_done", "en"))
-            return
-        if command == "/help":
-            await self._send(message, HELP)
-            return
-        if command.startswith("/privacy"):
-            answer = await assistant.privacy_command(inbound, message.text.strip()[8:])
-            await self._send(message, answer)
-            return
-        if command == "/premium":
-            await self._send(message, await assistant.tiers.summary(inbound.subject))
-            return
-        reply = await assistant.handle(inbound)
-        await self._deliver(message, inbound, reply)
+        def done(finished: asyncio.Task[Outcome]) -> None:
+            if self._working.get(row.message_id) is finished:
+                del self._working[row.message_id]
 
-    async def _deliver(self, message: IncomingMessage, inbound: Inbound, reply: Reply) -> None:
-        if reply.refusal:
-            await self._send(message, "\n".join([*reply.notices, reply.refusal]))
-            return
-        outcome = await reply.outcome()
-        text = "\n".join([*(f"_{n}_" for n in reply.notices), outcome.text.strip() or "…"])
-        if outcome.status == "failed":
-            text = t("failed", inbound.locale)
+        task.add_done_callback(done)
+        return task
+
+    async def _work(self, row: InboundMessage) -> Outcome:
+        """Answer one stored row: compose (unless a reply is kept), send what was not
+        accepted yet, mark it answered; never raises."""
+        mid = row.message_id
+        composed: Composed | None = None
         try:
-            await self._send(message, text)
+            text = row.reply
+            if text is None:
+                try:
+                    composed = await self._compose(row)
+                except Exception as exc:
+                    log.exception("could not answer WhatsApp message %s", mid)
+                    await self._tell_failure(row)
+                    return await self._fail(row, f"could not answer: {_describe(exc)}")
+                text = composed.text
+                if not await self.store.keep_reply(
+                        PLATFORM, mid, owner=self.owner, reply=text,
+                        reply_message_id=composed.reply_message_id, lease_s=self.lease_s):
+                    return self._lost(row)
+            turn = composed.reply_message_id if composed else row.reply_message_id
+            parts = split_text(text, WHATSAPP_LIMIT) or [text]
+            for index in range(row.sent_parts, len(parts)):
+                await self.graph.send_text(row.channel or "", row.sender or "", parts[index],
+                                           reply_to=mid if index == 0 else None)
+                if index + 1 < len(parts) and not await self.store.parts_sent(
+                        PLATFORM, mid, owner=self.owner, parts=index + 1,
+                        lease_s=self.lease_s):
+                    return self._lost(row)
+            if not await self.store.finish_inbound(PLATFORM, mid, owner=self.owner,
+                                                   status="answered"):
+                return self._lost(row)
+            await self._turn_delivered(turn, True)
         except GraphError as exc:
-            log.warning("answer to %s not delivered: %s", message.id, exc)
-            if outcome.assistant_message_id is not None:
-                await self.runtime.store.set_message_status(
-                    outcome.assistant_message_id, "failed", "undelivered")
-            return
-        offer = await self.runtime.assistant.sponsored(inbound, reply)
-        if offer is None:
+            log.warning("answer to %s not delivered: %s", mid, exc)
+            await self._turn_delivered(composed.reply_message_id if composed
+                                       else row.reply_message_id, False)
+            return await self._fail(row, str(exc))
+        except asyncio.CancelledError:
+            # Stopped at shutdown: give the row back at once rather than at lease end.
+            with contextlib.suppress(Exception):
+                await self.store.release_inbound(PLATFORM, mid, owner=self.owner)
+            raise
+        except Exception as exc:
+            log.exception("could not answer WhatsApp message %s", mid)
+            return await self._fail(row, f"could not answer: {_describe(exc)}")
+        if composed is not None and composed.reply is not None and composed.inbound is not None:
+            await self._sponsored(row, composed.inbound, composed.reply)
+        return "answered"
+
+    def _lost(self, row: InboundMessage) -> Outcome:
+        # Another process took the row (this one's lease ran out): it answers; not us.
+        log.warning("WhatsApp message %s was taken by another process: left to it",
+                    row.message_id)
+        return "lost"
+
+    async def _fail(self, row: InboundMessage, reason: str) -> Outcome:
+        try:
+            await self.store.finish_inbound(PLATFORM, row.message_id, owner=self.owner,
+                                            status="failed", error=reason)
+        except Exception:  # stays pending: taken again once its lease runs out
+            log.exception("could not record WhatsApp message %s as failed", row.message_id)
+        return "failed"
+
+    async def _tell_failure(self, row: InboundMessage) -> None:
+        """Never silence: the sender hears that something went wrong (an operator's
+        retry may answer later)."""
+        with contextlib.suppress(Exception):
+            await self.graph.send_text(row.channel or "", row.sender or "",
+                                       t("failed", "en"), reply_to=row.message_id)
+
+    async def _turn_delivered(self, turn: int | None, delivered: bool) -> None:
+        """Keep the conversation's turn in step with what the user saw: an answer that
+        could not be delivered is failed ('undelivered', so later prompts leave it out),
+        and complete again once a retry delivered it."""
+        if turn is None:
             return
         try:
-            sent = await self.graph.send_text(message.phone_number_id, message.sender,
+            stored = await self.store.message(turn)
+            if stored is None:
+                return
+            if not delivered and stored.status == "complete":
+                await self.store.set_message_status(turn, "failed", "undelivered")
+            elif delivered and (stored.status, stored.stop_reason) == ("failed", "undelivered"):
+                await self.store.set_message_status(turn, "complete", "stop")
+        except Exception:  # the delivery state is on the inbound row; this only mirrors it
+            log.exception("could not update the turn of message %s", turn)
+
+    async def _compose(self, row: InboundMessage) -> Composed:
+        """The answer to one stored message: a command's, or the assistant's."""
+        assistant = self.runtime.assistant
+        await self.graph.mark_read_and_typing(row.channel or "", row.message_id)
+        if row.kind != "text" or row.body is None:
+            return Composed(t("text_only", "en", names=row.kind or "message"))
+        sender = row.sender or ""
+        inbound = Inbound(PLATFORM, sender, CONVERSATION_KEY, row.body)
+        command = row.body.strip().lower()
+        if command == "/reset":
+            await assistant.reset(PLATFORM, sender, CONVERSATION_KEY)
+            return Composed(t("reset_done", "en"))
+        if command == "/help":
+            return Composed(HELP)
+        if command.startswith("/privacy"):
+            return Composed(await assistant.privacy_command(inbound, row.body.strip()[8:]))
+        if command == "/premium":
+            return Composed(await assistant.tiers.summary(inbound.subject))
+        reply = await assistant.handle(inbound)
+        if reply.refusal:
+            return Composed("\n".join([*reply.notices, reply.refusal]))
+        outcome = await reply.outcome()
+        note = outcome.note(inbound.locale)
+        lines = [*(f"_{n}_" for n in reply.notices), outcome.text.strip(), note or ""]
+        text = "\n".join(line for line in lines if line) or t("empty_answer", inbound.locale)
+        return Composed(text, outcome.assistant_message_id, inbound, reply)
+
+    async def _sponsored(self, row: InboundMessage, inbound: Inbound, reply: Reply) -> None:
+        """After the answer was delivered: a sponsored block, charged once delivered."""
+        try:
+            offer = await self.runtime.assistant.sponsored(inbound, reply)
+            if offer is None:
+                return
+            sent = await self.graph.send_text(row.channel or "", row.sender or "",
                                               self.runtime.assistant.ads.block(offer))
+            await self.runtime.assistant.ads.delivered(offer, sent)
         except GraphError as exc:
             log.info("sponsored block not delivered (%s): not charged", exc)
-            return
-        await self.runtime.assistant.ads.delivered(offer, sent)
+        except Exception:  # the answer is delivered; an ad never turns that into a failure
+            log.exception("sponsored block for %s failed", row.message_id)
 
 
-def missing_settings(settings: Settings) -> list[str]:
-    """The WhatsApp settings that must be set before the webhook can run."""
-    return [name.upper() for name in ("whatsapp_verify_token", "whatsapp_app_secret",
-                                      "whatsapp_access_token")
-            if getattr(settings, name) is None]
+def _describe(exc: BaseException) -> str:
+    """An exception in one line for the operator (StoreError's text says what to do)."""
+    return str(exc) or type(exc).__name__
+
+
+def missing_settings(settings: Settings, *, sending_only: bool = False) -> list[str]:
+    """The WhatsApp settings that must be set before the webhook can run (or, with
+    `sending_only`, before answers can be sent, e.g. by `causette whatsapp retry`)."""
+    names = (("whatsapp_access_token",) if sending_only else
+             ("whatsapp_verify_token", "whatsapp_app_secret", "whatsapp_access_token"))
+    return [name.upper() for name in names if getattr(settings, name) is None]
 
 
 async def serve(settings: Settings, runtime: Runtime) -> int:
@@ -292,11 +601,16 @@ async def serve(settings: Settings, runtime: Runtime) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
+            try:
+                # What a stopped process left pending is answered now, and every third
+                # of a lease from now on.
+                await bot.start()
+            except Exception:  # the database is away: the periodic pick-up tries again
+                log.exception("picking up pending WhatsApp messages failed")
             await stop.wait()
         finally:
             await runner.cleanup()  # no new deliveries...
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(bot.idle(), 60)  # ...and finish the accepted ones
+            await bot.close(60)  # ...and finish the accepted ones
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
     return 0

@@ -3,29 +3,55 @@ aiohttp server that stands in for the Graph API and records what it receives."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+import os
+import sqlite3
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.ads import CampaignSpec
 from bot.config import Settings
+from bot.locales import t
 from bot.runtime import Runtime, open_runtime
-from bot.whatsapp import WhatsAppBot, parse_delivery, signature_ok
+from bot.store.inbound import InboundMessage, NewInbound
+from bot.streaming import split_text
+from bot.whatsapp import (
+    WHATSAPP_LIMIT,
+    WhatsAppBot,
+    node_id,
+    owner_is_dead,
+    parse_delivery,
+    retry_after_seconds,
+    signature_ok,
+)
 from tests.support.fakes import FakeEngine
-from tests.support.whatsapp import GraphStub, delivery, text
+from tests.support.whatsapp import GraphStub, delivery, signed, text
+from tests.support.whatsapp import graph_server as graph_stub_server
 
 SECRET = "app-secret"
 VERIFY = "verify-me"
+USER = "33612345678"
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll until `check()` holds; the bound only stops a broken test, it measures nothing."""
+    for _ in range(1200):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
 
 
 @dataclass
@@ -35,9 +61,18 @@ class Harness:
     bot: WhatsAppBot
     runtime: Runtime
     session: aiohttp.ClientSession
+    waits: list[float]  # what the Graph client waited between tries, in seconds
+    settings: Settings
+
+    async def row(self, message_id: str) -> InboundMessage:
+        row = await self.runtime.store.inbound_message("whatsapp", message_id)
+        assert row is not None
+        return row
 
     async def post(self, payload: Any, *, secret: str = SECRET, raw: bytes | None = None,
-                   signature: str | None = None, tamper: bool = False) -> int:
+                   signature: str | None = None, tamper: bool = False,
+                   wait: bool = True) -> int:
+        """POST a delivery; with `wait`, until what it brought has been answered."""
         body = raw if raw is not None else json.dumps(payload).encode()
         sig = signature or "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         if tamper:
@@ -47,16 +82,15 @@ class Harness:
             headers["X-Hub-Signature-256"] = sig
         async with self.session.post(f"{self.url}/webhook", data=body, headers=headers) as r:
             status = r.status
-        await self.bot.idle()
+        if wait:
+            await self.bot.idle()
         return status
 
 
-async def start(settings: Settings, engine: Any = None) -> AsyncIterator[Harness]:
+async def start(settings: Settings, engine: Any = None,
+                lease_s: float = 60.0) -> AsyncIterator[Harness]:
     graph = GraphStub()
-    graph_app = web.Application()
-    graph_app.router.add_post("/{phone}/messages", graph.handle)
-    graph_server = TestServer(graph_app, host="127.0.0.1")
-    await graph_server.start_server()
+    graph_server = await graph_stub_server(graph)
     settings = settings.model_copy(update={
         "whatsapp_verify_token": VERIFY, "whatsapp_app_secret": SECRET,
         "whatsapp_access_token": "token-123", "whatsapp_max_body_bytes": 64_000,
@@ -64,13 +98,23 @@ async def start(settings: Settings, engine: Any = None) -> AsyncIterator[Harness
         "whatsapp_retry_base_seconds": 0.01})
     settings = type(settings).model_validate(settings.model_dump())  # secrets as SecretStr
     async with open_runtime(settings, engine=engine) as runtime, aiohttp.ClientSession() as s:
-        bot = WhatsAppBot(settings, runtime, s)
+        bot = WhatsAppBot(settings, runtime, s, lease_s=lease_s)
+        waits: list[float] = []
+
+        async def record(seconds: float) -> None:  # the backoff asked for, not timed
+            waits.append(seconds)
+
+        bot.graph.sleep = record
         server = TestServer(bot.app(), host="127.0.0.1")
         await server.start_server()
+        await bot.start()
         try:
-            yield Harness(str(server.make_url("")).rstrip("/"), graph, bot, runtime, s)
+            yield Harness(str(server.make_url("")).rstrip("/"), graph, bot, runtime, s, waits,
+                          settings)
         finally:
             await server.close()
+            await bot.close()
+            graph.release()
             await graph_server.close()
 
 
@@ -111,7 +155,7 @@ async def test_bad_signatures_are_refused_and_nothing_is_processed(wa: Harness,
         "wrong key": {"secret": "other-secret"}, "altered": {"tamper": True}}[case]
     assert await wa.post(payload, **kwargs) == 401
     assert wa.graph.received == []
-    assert await wa.runtime.store.claim_inbound("whatsapp", "wamid.SIG")  # never seen
+    assert await wa.runtime.store.inbound_message("whatsapp", "wamid.SIG") is None  # never seen
 
 
 async def test_oversize_and_malformed_bodies(wa: Harness) -> None:
@@ -188,3 +232,243 @@ async def test_through_the_real_model(settings: Settings) -> None:
         answer = wa.graph.texts()[-1]
         turns = await wa.runtime.assistant.history("whatsapp", "33612345678", "whatsapp")
         assert turns[-1].status == "complete" and answer.strip() == turns[-1].content.strip()
+
+
+# At least once, answered once (issue 14) ---------------------------------------------------
+
+async def turns(wa: Harness) -> list[tuple[str, str]]:
+    history = await wa.runtime.assistant.history("whatsapp", USER, "whatsapp")
+    return [(turn.role, turn.status) for turn in history]
+
+
+async def test_graph_500_twice_then_200_gives_one_answer_and_one_send(wa: Harness) -> None:
+    wa.graph.text_failures = [(500, {}), (500, {})]
+    assert await wa.post(delivery(text("wamid.R2", "Hello again"))) == 200
+    assert wa.graph.texts() == ["You said: Hello again"]  # one send accepted...
+    assert wa.graph.text_attempts == 3  # ...after two refused
+    assert wa.waits == [0.01, 0.02]  # WHATSAPP_RETRY_BASE_SECONDS, doubling
+    assert len(wa.runtime.engine.prompts) == 1  # type: ignore[attr-defined]  # one answer
+    assert await turns(wa) == [("user", "complete"), ("assistant", "complete")]
+    row = await wa.row("wamid.R2")
+    assert (row.status, row.sender, row.body, row.reply) == ("answered", None, None, None)
+
+
+async def test_429_waits_what_retry_after_asks(wa: Harness) -> None:
+    wa.graph.text_failures = [(429, {"Retry-After": "7"}), (503, {"Retry-After": "0"})]
+    assert await wa.post(delivery(text("wamid.429", "Hello slowly"))) == 200
+    assert wa.graph.texts() == ["You said: Hello slowly"]
+    # Seven seconds as asked, then the backoff (longer than a Retry-After of 0).
+    assert wa.waits == [7.0, 0.02]
+    assert (await wa.row("wamid.429")).status == "answered"
+
+
+async def test_a_retry_after_too_long_to_wait_fails_the_row_at_once(wa: Harness) -> None:
+    wa.graph.text_failures = [(429, {"Retry-After": "3600"})]
+    assert await wa.post(delivery(text("wamid.LONG", "Hello later"))) == 200
+    assert wa.graph.texts() == [] and wa.waits == []
+    row = await wa.row("wamid.LONG")
+    assert row.status == "failed" and "asked to wait 3600 s" in (row.error or "")
+    assert row.reply == "You said: Hello later"  # kept for the retry
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert retry_after_seconds("12", now) == 12.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0.0  # past: now
+    for unreadable in (None, "", "soon", "nan", "inf"):
+        assert retry_after_seconds(unreadable, now) is None
+
+
+async def causette(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    """`python -m bot ...` without blocking the loop (the Graph stub runs on it)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 300)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def operator_env(wa: Harness) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("DISCORD_", "WHATSAPP_", "LLM_", "DATABASE_"))}
+    return {**env, "DATABASE_PATH": str(wa.settings.database_path),
+            "WHATSAPP_ACCESS_TOKEN": "token-123",
+            "WHATSAPP_GRAPH_URL": wa.settings.whatsapp_graph_url,
+            "WHATSAPP_RETRY_BASE_SECONDS": "0.01", "N_THREADS": "1", "N_CTX": "2048"}
+
+
+async def test_every_try_failing_is_a_failed_row_in_stats_and_retry_answers_it_once(
+        wa: Harness, tmp_path: Path) -> None:
+    wa.graph.text_failures = [(503, {})] * 4  # WHATSAPP_SEND_ATTEMPTS
+    assert await wa.post(delivery(text("wamid.DOWN2", "Hello void"))) == 200
+    assert wa.graph.texts() == [] and wa.graph.text_attempts == 4
+    row = await wa.row("wamid.DOWN2")
+    assert row.status == "failed"
+    assert row.error == "Graph API failed 4 times (last: HTTP 503: scripted 503)"
+    history = await wa.runtime.assistant.history("whatsapp", USER, "whatsapp")
+    assert (history[-1].status, history[-1].stop_reason) == ("failed", "undelivered")
+
+    env = operator_env(wa)
+    code, out, err = await causette("stats", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert "whatsapp_failed          1" in out
+    assert "wamid.DOWN2" in out and "Graph API failed 4 times" in out
+    code, out, err = await causette("stats", "--json", env=env, cwd=tmp_path)
+    figures = json.loads(out)
+    assert figures["whatsapp_failed"] == 1
+    assert [m["id"] for m in figures["whatsapp_failed_messages"]] == ["wamid.DOWN2"]
+
+    code, out, err = await causette("whatsapp", "retry", "wamid.NOPE", env=env, cwd=tmp_path)
+    assert code == 2 and "wamid.NOPE (no such message)" in err
+    code, out, err = await causette("whatsapp", "retry", "--all", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert out.splitlines() == ["wamid.DOWN2: answered", "1 of 1 answered"]
+    assert wa.graph.texts() == ["You said: Hello void"]  # the kept answer, sent once
+    assert len(wa.runtime.engine.prompts) == 1  # type: ignore[attr-defined]  # not regenerated
+    assert (await wa.row("wamid.DOWN2")).status == "answered"
+    assert await turns(wa) == [("user", "complete"), ("assistant", "complete")]
+    code, out, err = await causette("whatsapp", "retry", "--all", env=env, cwd=tmp_path)
+    assert (code, out) == (0, "no failed WhatsApp message to retry\n")
+    code, out, err = await causette("stats", env=env, cwd=tmp_path)
+    assert "whatsapp_failed          0" in out and "wamid.DOWN2" not in out
+
+
+async def test_a_long_answer_resumes_after_the_parts_already_sent(settings: Settings) -> None:
+    long_answer = " ".join(f"word{n}" for n in range(1500))  # four WhatsApp messages
+    async for wa in start(settings, FakeEngine(lambda _: long_answer)):
+        # The first part is accepted, the second fails every try.
+        wa.graph.text_failures = [(200, {}), *[(500, {})] * 4]
+        await wa.post(delivery(text("wamid.LONGA", "Tell me everything")))
+        first = wa.graph.texts()
+        assert len(first) == 1
+        row = await wa.row("wamid.LONGA")
+        assert (row.status, row.sent_parts) == ("failed", 1)
+        assert await wa.bot.retry(["wamid.LONGA"]) == {"wamid.LONGA": "answered"}
+        texts = wa.graph.texts()
+        assert len(texts) == len(split_text(long_answer, WHATSAPP_LIMIT)) == 4
+        assert texts[0] == first[0]  # accepted before: not sent again
+        assert " ".join(texts).split() == long_answer.split()
+
+
+def body_pieces(body: bytes, count: int = 3) -> list[bytes]:
+    size = -(-len(body) // count)
+    return [body[i:i + size] for i in range(0, len(body), size)]
+
+
+async def test_a_body_arriving_in_three_pieces_is_read_whole(wa: Harness) -> None:
+    body, signature = signed(delivery(text("wamid.PIECES", "Hello in pieces")), SECRET)
+    host, port = wa.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write((f"POST /webhook HTTP/1.1\r\nHost: {host}\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                  f"X-Hub-Signature-256: {signature}\r\nConnection: close\r\n\r\n").encode())
+    for piece in body_pieces(body):  # as a slow network delivers it
+        writer.write(piece)
+        await writer.drain()
+        await asyncio.sleep(0.2)
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"200"
+    await wa.bot.idle()
+    assert wa.graph.texts() == ["You said: Hello in pieces"]
+
+
+async def test_a_chunked_body_is_read_whole_and_an_oversize_one_refused(wa: Harness) -> None:
+    body, signature = signed(delivery(text("wamid.CHUNKS", "Hello in chunks")), SECRET)
+
+    async def slowly(pieces: list[bytes]) -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+            await asyncio.sleep(0.2)
+
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
+    async with wa.session.post(f"{wa.url}/webhook", data=slowly(body_pieces(body)),
+                               headers=headers) as r:  # Transfer-Encoding: chunked
+        assert r.status == 200
+    await wa.bot.idle()
+    assert wa.graph.texts() == ["You said: Hello in chunks"]
+    # No Content-Length to refuse it by: the limit stops the reading itself.
+    async with wa.session.post(f"{wa.url}/webhook", data=slowly([b"{" + b" " * 40_000] * 2),
+                               headers=headers) as r:
+        assert r.status == 413
+
+
+async def test_a_database_down_at_delivery_is_not_acknowledged(wa: Harness) -> None:
+    payload = delivery(text("wamid.LOCKED", "Hello locked"))
+    await wa.runtime.store.driver.execute("PRAGMA busy_timeout = 100")
+    blocker = sqlite3.connect(wa.settings.database_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        assert await wa.post(payload) == 503  # Meta delivers it again later...
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert wa.graph.received == []
+    assert await wa.post(payload) == 200  # ...and then it is stored and answered
+    assert wa.graph.texts() == ["You said: Hello locked"]
+
+
+async def test_a_database_error_while_answering_is_told_and_answered_later(
+        settings: Settings) -> None:
+    # A short lease, so that the process's own pick-up takes the row back soon.
+    async for wa in start(settings, FakeEngine(), lease_s=0.3):
+        wa.graph.hold = {"read"}  # the answer starts with the read receipt: paused there
+        assert await wa.post(delivery(text("wamid.DBERR", "Hello database")), wait=False) == 200
+
+        async def held(wa: Harness = wa) -> bool:
+            return len(wa.graph.held) == 1
+
+        await until(held, "the read receipt")
+        await wa.runtime.store.driver.execute("PRAGMA busy_timeout = 100")
+        blocker = sqlite3.connect(wa.settings.database_path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            wa.graph.release()
+            await wa.bot.idle()  # the answer failed: no write was possible
+            assert wa.graph.texts() == [t("failed", "en")]  # never silence
+            assert (await wa.row("wamid.DBERR")).status == "pending"  # and not lost
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+        async def answered(wa: Harness = wa) -> bool:
+            return (await wa.row("wamid.DBERR")).status == "answered"
+
+        await until(answered, "the answer once the database is back")
+        await wa.bot.idle()
+        assert wa.graph.texts() == [t("failed", "en"), "You said: Hello database"]
+        assert await turns(wa) == [("user", "complete"), ("assistant", "complete")]
+
+
+async def test_a_dead_local_process_s_messages_are_picked_up_once(wa: Harness) -> None:
+    gone = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await gone.wait()  # exited and reaped: its pid names no process
+    dead = f"{node_id()}/{gone.pid}/0dead0"
+    alive = f"{node_id()}/{os.getppid()}/a11ve0"
+    store = wa.runtime.store
+    await store.accept_inbound("whatsapp", [NewInbound("wamid.DEAD", USER, "PNID", "text",
+                                                       "Hello from the past")],
+                               owner=dead, lease_s=600)
+    await store.accept_inbound("whatsapp", [NewInbound("wamid.ALIVE", USER, "PNID", "text",
+                                                       "Hello from a live one")],
+                               owner=alive, lease_s=600)
+    assert owner_is_dead(dead, wa.bot.owner) and not owner_is_dead(alive, wa.bot.owner)
+    assert not owner_is_dead("other-machine/1/abc", wa.bot.owner)
+    assert await wa.bot.pickup() == 1
+    await wa.bot.idle()
+    assert await wa.bot.pickup() == 0
+    assert wa.graph.texts() == ["You said: Hello from the past"]
+    assert (await wa.row("wamid.DEAD")).status == "answered"
+    assert (await wa.row("wamid.ALIVE")).owner == alive  # its lease still runs
+
+
+async def test_premium_granted_to_a_typed_number_reaches_the_whatsapp_user(
+        wa: Harness, tmp_path: Path) -> None:
+    code, out, err = await causette("premium", "grant", "whatsapp:+33 6 12 34 56 78", "plus",
+                                    env=operator_env(wa), cwd=tmp_path)
+    assert code == 0, err
+    assert out.startswith("whatsapp:33612345678 is now on plus")
+    await wa.post(delivery(text("wamid.PLUS", "/premium")))
+    assert wa.graph.texts()[-1].startswith("You are on the plus tier (user grant")
