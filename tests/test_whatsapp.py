@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -37,21 +37,12 @@ from bot.whatsapp import (
     signature_ok,
 )
 from tests.support.fakes import FakeEngine
-from tests.support.whatsapp import GraphStub, delivery, signed, text
+from tests.support.whatsapp import GraphStub, delivery, signed, text, until
 from tests.support.whatsapp import graph_server as graph_stub_server
 
 SECRET = "app-secret"
 VERIFY = "verify-me"
 USER = "33612345678"
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll until `check()` holds; the bound only stops a broken test, it measures nothing."""
-    for _ in range(1200):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
 
 
 @dataclass

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from asyncio.subprocess import DEVNULL, Process
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,15 @@ async def graph_server(graph: GraphStub) -> TestServer:
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     return server
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll until `check()` holds; the bound only stops a broken test, it measures nothing."""
+    for _ in range(2400):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
 
 
 def delivery(*messages: dict[str, Any], statuses: list[dict[str, Any]] | None = None) -> dict:
