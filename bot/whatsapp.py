@@ -213,7 +213,8 @@ class GraphClient:
                                              timeout=aiohttp.ClientTimeout(total=30)) as resp:
                     if resp.status < 300:
                         # Accepted: never tried again, even if the body is not JSON.
-                        with contextlib.suppress(ValueError, aiohttp.ClientError):
+                        with contextlib.suppress(ValueError, aiohttp.ClientError,
+                                                 TimeoutError):
                             data = await resp.json(content_type=None)
                             return data if isinstance(data, dict) else {}
                         return {}
