@@ -695,6 +695,7 @@ async def check_discord(settings: Settings, wait_s: float = NETWORK_TIMEOUT_S,
                       f"({_reason(exc, wait_s)}), so neither the token nor the Message "
                       "Content intent was checked",
                       fix="run `causette doctor` where discord.com is reachable")]
+    user = user if isinstance(user, dict) else {}
     who = f"{user.get('username', '?')} (id {user.get('id', bot_id)})"
     checks = [Check("discord", Status.OK, f"DISCORD_TOKEN is the bot {who}")]
     if not isinstance(app, dict) or not isinstance(app.get("flags"), int):
