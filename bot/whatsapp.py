@@ -69,7 +69,9 @@ PICKUP_BATCH = 16
 # the reason, and an operator retries it later.
 MAX_RETRY_AFTER_S = 120.0
 
-Outcome = Literal["answered", "failed", "lost"]
+# How answering a row ended: answered; failed (kept, with the reason, for a retry); or
+# still pending (another process holds it now, or a later pick-up sends it again).
+Outcome = Literal["answered", "failed", "pending"]
 
 
 class GraphError(Exception):
@@ -410,15 +412,19 @@ class WhatsAppBot:
         ('answered', or 'failed: <reason>'). Rows that are not failed are left alone."""
         rows = await self.store.retry_failed(PLATFORM, message_ids, owner=self.owner,
                                              lease_s=self.lease_s)
-        tasks = {row.message_id: self._spawn(row) for row in rows}
+        # All held (their leases renewed) while at most PICKUP_BATCH are answered at once.
+        slots = asyncio.Semaphore(PICKUP_BATCH)
+        tasks = {row.message_id: self._spawn(row, slots) for row in rows}
         await asyncio.gather(*tasks.values(), return_exceptions=True)
         results: dict[str, str] = {}
         for message_id, task in tasks.items():
             outcome: str = task.result() if not task.cancelled() and not task.exception() \
-                else "lost"
+                else "pending"
             if outcome == "failed":
                 row = await self.store.inbound_message(PLATFORM, message_id)
                 outcome = f"failed: {row.error if row else 'unknown'}"
+            elif outcome == "pending":
+                outcome = "pending: left to the webhook's next pick-up"
             results[message_id] = outcome
         return results
 
@@ -434,8 +440,15 @@ class WhatsAppBot:
             except Exception:  # the database is away: the next round tries again
                 log.exception("renewing WhatsApp leases or picking up failed")
 
-    def _spawn(self, row: InboundMessage) -> asyncio.Task[Outcome]:
-        task = asyncio.create_task(self._work(row))
+    def _spawn(self, row: InboundMessage,
+               slots: asyncio.Semaphore | None = None) -> asyncio.Task[Outcome]:
+        async def work() -> Outcome:
+            if slots is None:
+                return await self._work(row)
+            async with slots:
+                return await self._work(row)
+
+        task = asyncio.create_task(work())
         self._working[row.message_id] = task
 
         def done(finished: asyncio.Task[Outcome]) -> None:
@@ -450,15 +463,16 @@ class WhatsAppBot:
         accepted yet, mark it answered; never raises."""
         mid = row.message_id
         composed: Composed | None = None
+        sending = False
         try:
             text = row.reply
+            if text is not None and not await self.store.renew_inbound(
+                    PLATFORM, [mid], owner=self.owner, lease_s=self.lease_s):
+                # Taken a while ago (it waited for a slot, or the database was away):
+                # sent only if still ours, so never by two processes.
+                return self._lost(row)
             if text is None:
-                try:
-                    composed = await self._compose(row)
-                except Exception as exc:
-                    log.exception("could not answer WhatsApp message %s", mid)
-                    await self._tell_failure(row)
-                    return await self._fail(row, f"could not answer: {_describe(exc)}")
+                composed = await self._compose(row)
                 text = composed.text
                 if not await self.store.keep_reply(
                         PLATFORM, mid, owner=self.owner, reply=text,
@@ -466,6 +480,7 @@ class WhatsAppBot:
                     return self._lost(row)
             turn = composed.reply_message_id if composed else row.reply_message_id
             parts = split_text(text, WHATSAPP_LIMIT) or [text]
+            sending = True
             for index in range(row.sent_parts, len(parts)):
                 await self.graph.send_text(row.channel or "", row.sender or "", parts[index],
                                            reply_to=mid if index == 0 else None)
@@ -489,6 +504,12 @@ class WhatsAppBot:
             raise
         except Exception as exc:
             log.exception("could not answer WhatsApp message %s", mid)
+            if sending:
+                # Some of the answer may have been accepted, but the database could not
+                # record it: the row stays pending and is sent again when its lease runs
+                # out (at least once), rather than failed as if nobody had seen it.
+                return "pending"
+            await self._tell_failure(row)  # never silence; a retry may answer later
             return await self._fail(row, f"could not answer: {_describe(exc)}")
         if composed is not None and composed.reply is not None and composed.inbound is not None:
             await self._sponsored(row, composed.inbound, composed.reply)
@@ -498,7 +519,7 @@ class WhatsAppBot:
         # Another process took the row (this one's lease ran out): it answers; not us.
         log.warning("WhatsApp message %s was taken by another process: left to it",
                     row.message_id)
-        return "lost"
+        return "pending"
 
     async def _fail(self, row: InboundMessage, reason: str) -> Outcome:
         try:
