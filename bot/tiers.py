@@ -40,7 +40,7 @@ class Tier:
 class Subject:
     """Everything tier resolution may look at for one user, platform-neutral."""
 
-    user_ref: str  # "discord:123", "whatsapp:+33...", "local:ada"
+    user_ref: str  # "discord:123", "whatsapp:33612345678" (no +), "local:ada"
     role_refs: tuple[str, ...] = ()  # "discord:<guild>:<role>"
     guild_ref: str | None = None  # "discord:<guild>"
     entitlement_skus: tuple[str, ...] = ()  # seen on the request itself (interactions)
