@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 from bot.ads import AdContext, AdOffer, Ads
 from bot.config import Settings
@@ -25,13 +23,17 @@ from bot.engine import (
 )
 from bot.locales import t
 from bot.metrics import Metrics
+from bot.moderation import Moderation, OutputWatch
 from bot.planning import PromptPlanner, clean_text, with_persona
 from bot.privacy import Privacy
 from bot.prompts import (
+    SAFETY_SYSTEM_PROMPT,
     SUMMARIZE_REQUEST,
     SUMMARIZE_SYSTEM,
     TRANSLATE_SYSTEM,
 )
+from bot.replies import EMPTY_ANSWER, Inbound, Outcome, Reply
+from bot.safety import Crisis, crisis_opening, detect_crisis
 from bot.store import MessageStatus, Store, StoredMessage
 from bot.tiers import Admission, Subject, TierDecision, Tiers
 
@@ -40,114 +42,12 @@ log = logging.getLogger(__name__)
 # A streaming answer's text so far is saved this often (crash safety).
 CHECKPOINT_SECONDS = 2.0
 
-# The error of an answer that ended with no visible text (stored as failed).
-EMPTY_ANSWER = "empty answer"
+# A growing answer is looked at this often for output moderation.
+OUTPUT_CHECK_SECONDS = 0.25
 
 _STATUS_BY_STOP: dict[str, MessageStatus] = {
     "stop": "complete", "length": "complete", "cancelled": "cancelled", "error": "failed",
 }
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """A message that arrived on some surface, in platform-neutral terms."""
-
-    platform: str
-    user: str
-    conversation_key: str
-    text: str
-    locale: str = "en"
-    role_refs: tuple[str, ...] = ()
-    guild_ref: str | None = None
-    entitlement_skus: tuple[str, ...] = ()
-
-    @property
-    def user_ref(self) -> str:
-        """The user as `platform:id`, the form the CLI and logs use."""
-        return f"{self.platform}:{self.user}"
-
-    @property
-    def subject(self) -> Subject:
-        """What tier resolution looks at."""
-        return Subject(self.user_ref, self.role_refs, self.guild_ref, self.entitlement_skus)
-
-
-@dataclass
-class Outcome:
-    """How a reply ended, once stored."""
-
-    text: str
-    status: MessageStatus | None
-    stop_reason: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    user_message_id: int | None = None
-    assistant_message_id: int | None = None
-    error: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        """True when the model produced no visible text."""
-        return not self.text.strip()
-
-    def note(self, locale: str = "en") -> str | None:
-        """What every surface adds after the text: why it stopped short, if it did."""
-        if self.status == "cancelled":
-            return t("stopped", locale)
-        if self.status == "failed":
-            return t("empty_answer" if self.error == EMPTY_ANSWER else "failed", locale)
-        return None
-
-
-class Reply:
-    """A reply in progress: iterate it for text deltas; await `outcome()` for the end.
-
-    A refused request (empty message, busy queue, ...) has `refusal` set, yields nothing,
-    and its outcome has no status.
-    """
-
-    def __init__(self, *, refusal: str | None = None, notices: Sequence[str] = (),
-                 generation: Generation | None = None,
-                 finisher: asyncio.Task[Outcome] | None = None,
-                 user_message_id: int | None = None,
-                 decision: TierDecision | None = None,
-                 refusal_reason: str | None = None) -> None:
-        self.refusal = refusal
-        self.refusal_reason = refusal_reason
-        self.decision = decision
-        self.notices = list(notices)
-        self.user_message_id = user_message_id
-        self._generation = generation
-        self._finisher = finisher
-
-    @property
-    def generation(self) -> Generation | None:
-        """The engine request behind this reply, if any."""
-        return self._generation
-
-    def __aiter__(self) -> Reply:
-        return self
-
-    async def __anext__(self) -> str:
-        if self._generation is None:
-            raise StopAsyncIteration
-        return await self._generation.__anext__()
-
-    def cancel(self) -> None:
-        """Stop generating; the partial answer is stored as cancelled."""
-        if self._generation is not None:
-            self._generation.cancel()
-
-    async def outcome(self) -> Outcome:
-        """Wait until the answer has ended and been stored."""
-        if self._finisher is None:
-            return Outcome(text="", status=None, error=self.refusal,
-                           user_message_id=self.user_message_id)
-        return await asyncio.shield(self._finisher)
-
-    async def text(self) -> str:
-        """The whole answer (waits for the end)."""
-        return (await self.outcome()).text
 
 
 class Assistant:
@@ -163,6 +63,8 @@ class Assistant:
         self.privacy = Privacy(settings, store)
         self._finishers: set[asyncio.Task[Outcome]] = set()
         self.planner = PromptPlanner(settings, engine)
+        self.moderation = Moderation.from_settings(settings)
+        self.moderation.on_error = self.metrics.moderation_unavailable
 
     async def handle(self, inbound: Inbound, *, system_prompt: str | None = None,
                      max_tokens: int | None = None) -> Reply:
@@ -175,19 +77,57 @@ class Assistant:
         readable = clean_text(inbound.text)
         if not readable.strip():
             return self._refuse(Reply(refusal=t("empty", lang), refusal_reason="empty"))
+        # Safety comes first, decided by code: a person in crisis is answered with care
+        # (and never refused); anything else is screened against what is refused here.
+        crisis = detect_crisis(readable, lang)
+        refused = await self._refused_here(inbound)
+        if crisis is None:
+            refusal = await self._screen(inbound, readable, refused)
+            if refusal is not None:
+                return self._refuse(refusal)
         decision = await self.tiers.resolve(inbound.subject)
         tier = decision.tier
-        admission = await self.tiers.admit(inbound.user_ref, tier, lang)
+        admission = await self.tiers.admit(inbound.user_ref, tier, lang, quota=crisis is None)
         if not admission.ok:
             return self._refuse(Reply(refusal=admission.message,
                                       refusal_reason=admission.reason, decision=decision))
-
+        if crisis is not None:
+            self.metrics.crisis()
         try:
-            return await self._start(inbound, decision, admission, system_prompt, max_tokens)
+            return await self._start(inbound, decision, admission, system_prompt, max_tokens,
+                                     crisis, refused)
         except Exception:
             # Nothing was answered (e.g. the database failed): the message is not counted.
             await self._refund(admission, inbound.user_ref)
             raise
+
+    async def _refused_here(self, inbound: Inbound) -> frozenset[str]:
+        """The moderation categories refused where this message was sent."""
+        chosen = None
+        if inbound.guild_ref:
+            chosen = await self.store.guild_moderation(inbound.guild_ref.partition(":")[2])
+        return self.moderation.refused_categories(chosen)
+
+    async def _screen(self, inbound: Inbound, text: str,
+                      refused: frozenset[str]) -> Reply | None:
+        """A refusal when the message may not reach the model; its turn is kept as such."""
+        lang = inbound.locale
+        verdict = await self.moderation.check(text, direction="input")
+        if verdict.source == "unavailable":  # failing closed; the turn is still kept
+            hits, refusal, reason = ["unchecked"], t("moderation_unavailable", lang), (
+                "moderation_unavailable")
+        else:
+            hits = verdict.refused(refused)
+            if not hits:
+                return None
+            self.metrics.moderated("input", hits)
+            refusal = t("moderation_refused", lang, categories=", ".join(hits))
+            reason = "moderation"
+        user_id = await self.store.ensure_user(inbound.platform, inbound.user)
+        conversation = await self.store.open_conversation(user_id, inbound.conversation_key)
+        stored = await self.store.add_message(conversation, "user", inbound.text,
+                                              status="refused", moderation=",".join(hits))
+        return Reply(refusal=refusal, refusal_reason=reason, user_message_id=stored)
 
     async def _refund(self, admission: Admission, user_ref: str) -> None:
         try:
@@ -196,7 +136,8 @@ class Assistant:
             log.error("could not refund %s's quota: %s", user_ref, exc)
 
     async def _start(self, inbound: Inbound, decision: TierDecision, admission: Admission,
-                     system_prompt: str | None, max_tokens: int | None) -> Reply:
+                     system_prompt: str | None, max_tokens: int | None,
+                     crisis: Crisis | None, refused: frozenset[str]) -> Reply:
         """Store the user's turn, plan the prompt and submit it (after admission)."""
         lang, tier = inbound.locale, decision.tier
         user_id = await self.store.ensure_user(inbound.platform, inbound.user)
@@ -205,7 +146,11 @@ class Assistant:
         user_message = await self.store.add_message(conversation, "user", inbound.text)
 
         system = system_prompt or self.settings.system_prompt
-        if tier.allows("persona"):
+        preface = None
+        if crisis is not None:  # neither the operator, a channel nor a persona removes it
+            system = SAFETY_SYSTEM_PROMPT
+            preface = crisis_opening(self.settings.crisis_resources, crisis, inbound.region)
+        elif tier.allows("persona"):
             system = with_persona(system, await self.store.persona(inbound.user_ref))
         plan = await asyncio.to_thread(self.planner.plan, system, history,
                                        clean_text(inbound.text), lang,
@@ -237,37 +182,48 @@ class Assistant:
         except Exception:
             generation.cancel()  # nowhere to keep the answer: do not compute it
             raise
+        watch = OutputWatch(self.moderation, refused,
+                            self.settings.moderation_output_every_chars)
         finisher = asyncio.create_task(self._finish(generation, user_message, reply_id,
-                                                    tier.name, admission, inbound.user_ref))
+                                                    tier.name, admission, inbound.user_ref,
+                                                    watch))
         self._finishers.add(finisher)
         finisher.add_done_callback(self._finishers.discard)
         return Reply(notices=plan.notices, generation=generation, finisher=finisher,
-                     user_message_id=user_message, decision=decision)
+                     user_message_id=user_message, decision=decision, preface=preface)
 
     def _refuse(self, reply: Reply) -> Reply:
         self.metrics.refused(reply.refusal_reason or "other")
         return reply
 
     async def _finish(self, generation: Generation, user_message: int, reply_id: int,
-                      tier: str, admission: Admission, user_ref: str) -> Outcome:
-        # Checkpoint long answers, so a crash keeps what the user already saw.
-        saved = ""
+                      tier: str, admission: Admission, user_ref: str,
+                      watch: OutputWatch) -> Outcome:
+        loop = asyncio.get_running_loop()
+        saved, saved_at = "", loop.time()
         while True:
             try:
                 result: GenerationResult = await asyncio.wait_for(
-                    generation.result(), CHECKPOINT_SECONDS)
+                    generation.result(), OUTPUT_CHECK_SECONDS)
                 break
             except TimeoutError:
                 text = generation.text_so_far
-                if text != saved:
+                if await watch.observe(text):
+                    generation.cancel()  # withheld: stop computing it
+                # Checkpoint long answers, so a crash keeps what the user already saw.
+                if text != saved and loop.time() - saved_at >= CHECKPOINT_SECONDS:
                     with contextlib.suppress(Exception):  # the final write below retries
                         await self.store.finish_message(reply_id, text, "streaming")
-                    saved = text
+                    saved, saved_at = text, loop.time()
+        await watch.observe(result.text, final=True)
         self.metrics.answered(tier, result.completion_tokens, result.first_token_s,
                               result.tokens_per_second)
         status = _STATUS_BY_STOP[result.stop_reason]
         error = result.error
-        if status == "complete" and not result.text.strip():
+        if watch.flagged:
+            status, error = "moderated", ",".join(watch.flagged)
+            self.metrics.moderated("output", watch.flagged)
+        elif status == "complete" and not result.text.strip():
             status, error = "failed", EMPTY_ANSWER
         if error:
             log.warning("generation %s: %s", result.stop_reason, error)
@@ -276,7 +232,8 @@ class Assistant:
         try:
             await self.store.finish_message(
                 reply_id, result.text, status, prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens, stop_reason=result.stop_reason)
+                completion_tokens=result.completion_tokens, stop_reason=result.stop_reason,
+                moderation=",".join(watch.flagged) or None)
         except Exception as exc:
             # The user saw the text; they are told it could not be kept. The turn stays
             # `streaming` and becomes `interrupted` at the next sweep.
@@ -285,7 +242,8 @@ class Assistant:
         return Outcome(
             text=result.text, status=status, stop_reason=result.stop_reason,
             prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-            user_message_id=user_message, assistant_message_id=reply_id, error=error)
+            user_message_id=user_message, assistant_message_id=reply_id, error=error,
+            moderated=watch.flagged)
 
     async def sponsored(self, inbound: Inbound, reply: Reply) -> AdOffer | None:
         """After a complete, stored answer: the sponsored block to show, if any.

@@ -95,6 +95,8 @@ async def _show(reply: Reply, io: ConsoleIO) -> bool:
         out.write(f"{reply.refusal}\n")
         out.flush()
         return True
+    if reply.preface:
+        out.write(f"{reply.preface}\n")
     if io.interactive:
         out.write("causette> ")
         async for delta in reply:
@@ -106,9 +108,9 @@ async def _show(reply: Reply, io: ConsoleIO) -> bool:
         out.write("\n")
     else:
         outcome = await reply.outcome()
-        if outcome.text.strip():
-            out.write(outcome.text.strip() + "\n")
-    if outcome.status == "failed":
+        if outcome.shown_text.strip():
+            out.write(outcome.shown_text.strip() + "\n")
+    if outcome.status in ("failed", "moderated"):  # a line replaces what was withheld
         out.write(f"[{outcome.note()}]\n")
     out.flush()
     return outcome.status != "failed"

@@ -137,7 +137,15 @@ def interaction_inbound(interaction: discord.Interaction[Any], text: str) -> Inb
     subject = interaction_subject(interaction)
     return Inbound("discord", str(interaction.user.id), conversation_key(interaction.channel),
                    text, pick_locale(interaction.locale, interaction.guild_locale),
-                   subject.role_refs, subject.guild_ref, subject.entitlement_skus)
+                   subject.role_refs, subject.guild_ref, subject.entitlement_skus,
+                   region=locale_region(interaction.locale))
+
+
+def locale_region(locale: object) -> str | None:
+    """The country of a Discord locale ("en-GB" -> "GB"; "fr" says none)."""
+    code = str(getattr(locale, "value", locale or ""))
+    _, _, region = code.partition("-")
+    return region.upper() or None
 
 
 class CausetteShardedBot(CausetteBot, commands.AutoShardedBot):

@@ -61,6 +61,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Je ne peux pas vérifier les messages pour le moment, donc je ne peux pas "
               "répondre ; réessayez dans quelques minutes.",
     },
+    "moderation_floor": {
+        "en": "{category} is always refused: the operator set it for every server.",
+        "fr": "{category} est toujours refusé : l'opérateur l'a fixé pour tous les serveurs.",
+    },
+    "moderation_saved": {
+        "en": "Saved. Refused in this server: {refused}.",
+        "fr": "Enregistré. Refusé sur ce serveur : {refused}.",
+    },
     "moderated": {
         "en": "*(answer withheld: it fell under {categories})*",
         "fr": "*(réponse retirée : elle relevait de {categories})*",
@@ -377,6 +385,13 @@ COMMAND_FR: dict[str, str] = {
         "Définir ou effacer le prompt système d'un salon",
     "text": "texte",
     "The system prompt; leave empty to clear": "Le prompt système ; vide pour l'effacer",
+    "moderation": "moderation",
+    "Choose which kinds of message are refused in this server":
+        "Choisir quels types de messages sont refusés sur ce serveur",
+    "category": "categorie",
+    "The kind of message": "Le type de message",
+    "refuse it, allow it, or reset every kind to the default":
+        "le refuser, l'autoriser, ou tout remettre par défaut",
     "premium": "premium",
     "Your Causette tier, and grants": "Votre offre Causette, et les attributions",
     "status": "statut",

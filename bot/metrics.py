@@ -7,7 +7,7 @@ in one process never mix their counts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import start_http_server as _start_http_server
@@ -49,6 +49,15 @@ class Metrics:
         self.engine_restarts = Counter("causette_engine_restarts_total",
                                        "Times the model was restarted after it stopped",
                                        registry=r)
+        # Safety: counts only, never texts.
+        self.crises = Counter("causette_crisis_messages_total",
+                              "Messages answered with the crisis lines", registry=r)
+        self.moderations = Counter("causette_moderated_total",
+                                   "Messages refused or answers withheld, by category",
+                                   ["direction", "category"], registry=r)
+        self.moderation_errors = Counter(
+            "causette_moderation_unavailable_total",
+            "Checks the moderation endpoint could not answer", ["direction"], registry=r)
 
     def watch_engine(self, healthy: Callable[[], bool]) -> None:
         """Read the engine's health at each scrape."""
@@ -71,6 +80,19 @@ class Metrics:
             self.first_token.observe(first_token_s)
         if tokens_per_second:
             self.tokens_per_second.set(tokens_per_second)
+
+    def crisis(self) -> None:
+        """A message answered with the crisis lines."""
+        self.crises.inc()
+
+    def moderated(self, direction: str, categories: Iterable[str]) -> None:
+        """A message refused (input) or an answer withheld (output), by category."""
+        for category in categories:
+            self.moderations.labels(direction=direction, category=category).inc()
+
+    def moderation_unavailable(self, direction: str) -> None:
+        """The moderation endpoint could not answer a check."""
+        self.moderation_errors.labels(direction=direction).inc()
 
     def refused(self, reason: str) -> None:
         """One message refused (quota, rate, busy, empty...)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -124,7 +124,8 @@ class Moderation:
     input_fail: Literal["closed", "open"] = "closed"
     output_fail: Literal["closed", "open"] = "open"
     fallback: Moderator = field(default_factory=KeywordModerator)
-    errors: int = 0  # endpoint failures since start (also in the metrics)
+    errors: int = 0  # endpoint failures since start
+    on_error: Callable[[str], None] | None = None  # told the direction of each failure
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Moderation:
@@ -151,6 +152,8 @@ class Moderation:
             return await self.moderator.classify(text)
         except ModerationUnavailable as exc:
             self.errors += 1
+            if self.on_error is not None:
+                self.on_error(direction)
             mode = self.input_fail if direction == "input" else self.output_fail
             log.warning("moderation endpoint unavailable (%s): %s; failing %s", direction, exc,
                         mode)

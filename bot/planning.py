@@ -88,7 +88,7 @@ class PromptPlanner:
         history_budget = budget - used if history_tokens is None else min(
             budget - used, history_tokens)
         usable = [ChatMessage(turn.role, clean_text(turn.content)) for turn in history
-                  if turn.status not in ("streaming", "failed")
+                  if turn.status not in ("streaming", "failed", "refused", "moderated")
                   and clean_text(turn.content).strip()]
         costs = [self.engine.count_tokens(m.content) + overhead for m in usable]
         # Start at a multiple of HISTORY_TRIM_STEP turns: the start then stays put for

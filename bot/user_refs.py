@@ -57,3 +57,17 @@ def normalize_user_ref(value: str) -> str:
         except ValueError as exc:
             raise ValueError(f"{value!r}: {exc}") from None
     return f"local:{ident}"
+
+
+# Country calling codes of the places the default crisis lines serve; +1 is shared by
+# the United States and Canada, whose lines are the same (988).
+_CALLING_CODES = {"33": "FR", "32": "BE", "41": "CH", "44": "GB", "353": "IE"}
+
+
+def phone_region(number: str) -> str | None:
+    """The country of an international phone number (digits, no +), when it is known."""
+    for length in (3, 2):
+        region = _CALLING_CODES.get(number[:length])
+        if region:
+            return region
+    return None

@@ -46,6 +46,7 @@ from bot.runtime import Runtime
 from bot.store import Store
 from bot.store.inbound import InboundMessage, NewInbound
 from bot.streaming import split_text
+from bot.user_refs import phone_region
 
 log = logging.getLogger(__name__)
 
@@ -560,7 +561,8 @@ class WhatsAppBot:
         if row.kind != "text" or row.body is None:
             return Composed(t("text_only", "en", names=row.kind or "message"))
         sender = row.sender or ""
-        inbound = Inbound(PLATFORM, sender, CONVERSATION_KEY, row.body)
+        inbound = Inbound(PLATFORM, sender, CONVERSATION_KEY, row.body,
+                          region=phone_region(sender))
         command = row.body.strip().lower()
         if command == "/reset":
             await assistant.reset(PLATFORM, sender, CONVERSATION_KEY)
@@ -576,7 +578,9 @@ class WhatsAppBot:
             return Composed("\n".join([*reply.notices, reply.refusal]))
         outcome = await reply.outcome()
         note = outcome.note(inbound.locale)
-        lines = [*(f"_{n}_" for n in reply.notices), outcome.text.strip(), note or ""]
+        # The crisis lines come first; a withheld answer is replaced by its note.
+        lines = [*(f"_{n}_" for n in reply.notices), reply.preface or "",
+                 outcome.shown_text.strip(), note or ""]
         text = "\n".join(line for line in lines if line) or t("empty_answer", inbound.locale)
         return Composed(text, outcome.assistant_message_id, inbound, reply)
 

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.discord_app import send_ephemeral
 from bot.locales import pick_locale, t
+from bot.moderation import CATEGORIES
 
 if TYPE_CHECKING:
     from bot.discord_app import CausetteBot
@@ -105,6 +106,37 @@ class AdminCog(commands.Cog, name="Admin"):
             set_by=f"discord:{interaction.user.id}")
         what = f"prompt #{target.name}: " + ("set" if text else "clear")
         await send_ephemeral(interaction, t("config_saved", locale, what=what))
+
+    @config.command(name="moderation",
+                    description="Choose which kinds of message are refused in this server")
+    @app_commands.describe(category="The kind of message",
+                           mode="refuse it, allow it, or reset every kind to the default")
+    @app_commands.choices(category=[app_commands.Choice(name=c, value=c) for c in CATEGORIES])
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def moderation(self, interaction: discord.Interaction[Any], category: str,
+                         mode: Literal["refuse", "allow", "default"]) -> None:
+        """Refuse or allow a moderation category here, within the operator's floor."""
+        assert interaction.guild is not None
+        locale, guild = _locale(interaction), str(interaction.guild.id)
+        store = self.bot.runtime.store
+        policy = self.bot.runtime.assistant.moderation
+        set_by = f"discord:{interaction.user.id}"
+        if mode == "allow" and category in policy.floor:
+            await send_ephemeral(interaction, t("moderation_floor", locale, category=category))
+            return
+        if mode == "default":
+            await store.set_guild_moderation(guild, None, set_by)
+        else:
+            current = await store.guild_moderation(guild)
+            chosen = set(policy.default if current is None else current)
+            if mode == "refuse":
+                chosen.add(category)
+            else:
+                chosen.discard(category)
+            await store.set_guild_moderation(guild, sorted(chosen), set_by)
+        refused = policy.refused_categories(await store.guild_moderation(guild))
+        await send_ephemeral(interaction, t("moderation_saved", locale,
+                                            refused=", ".join(sorted(refused))))
 
 
 async def setup(bot: CausetteBot) -> None:

@@ -247,6 +247,8 @@ class ChatCog(commands.Cog, name="Chat"):
                 await sink.send(t("failed", inbound.locale), first=True)
             return
         header = "".join(f"-# {note}\n" for note in [*notes, *reply.notices])
+        if reply.preface:  # the crisis lines come first, before any word of the model
+            header += reply.preface + "\n\n"
         stream = StreamedMessages(sink, self.settings.discord_edit_interval,
                                   on_message=lambda m: self._by_message.__setitem__(m.id, reply))
         if reply.refusal:
@@ -259,7 +261,7 @@ class ChatCog(commands.Cog, name="Chat"):
             await self._stream(inbound, reply, stream, header)
             outcome = await reply.outcome()
             note = outcome.note(inbound.locale)
-            final = header + outcome.text.strip()
+            final = header + outcome.shown_text.strip()  # a withheld answer disappears
             if note:
                 final += f" {note}" if outcome.status == "cancelled" else f"\n{note}"
             await stream.show(final.strip(), final=True)

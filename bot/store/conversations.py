@@ -10,7 +10,10 @@ from bot.store.base import Queries, iso
 from bot.store.common import StoreBase, storable
 
 Role = Literal["user", "assistant"]
-MessageStatus = Literal["complete", "streaming", "cancelled", "failed", "interrupted"]
+# refused: a user's turn that moderation kept from the model; moderated: an answer
+# withheld because it fell under a refused category (the category in `moderation`).
+MessageStatus = Literal["complete", "streaming", "cancelled", "failed", "interrupted",
+                        "refused", "moderated"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class StoredMessage:
     completion_tokens: int | None
     stop_reason: str | None
     created_at: str
+    moderation: str | None = None  # the categories, comma separated, when refused/moderated
 
 
 class ConversationsMixin(StoreBase):
@@ -91,27 +95,32 @@ class ConversationsMixin(StoreBase):
 
     async def add_message(self, conversation_id: int, role: Role, content: str, *,
                           status: MessageStatus = "complete",
-                          prompt_tokens: int | None = None) -> int:
+                          prompt_tokens: int | None = None,
+                          moderation: str | None = None) -> int:
         """Append a turn; committed before this returns."""
         now = self._now()
         async with self._transaction() as db:
             return await self._insert(
                 db, "INSERT INTO messages (conversation_id, role, content, status, "
-                "prompt_tokens, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, storable(content), status, prompt_tokens, now, now))
+                "prompt_tokens, moderation, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, storable(content), status, prompt_tokens, moderation,
+                 now, now))
 
     async def finish_message(self, message_id: int, content: str, status: MessageStatus, *,
                              prompt_tokens: int | None = None,
                              completion_tokens: int | None = None,
-                             stop_reason: str | None = None) -> None:
+                             stop_reason: str | None = None,
+                             moderation: str | None = None) -> None:
         """Record how an assistant turn ended, with its text so far."""
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE messages SET content = ?, status = ?, "
                 "prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = ?, "
-                "stop_reason = ?, updated_at = ? WHERE id = ?",
+                "stop_reason = ?, moderation = COALESCE(?, moderation), updated_at = ? "
+                "WHERE id = ?",
                 (storable(content), status, prompt_tokens, completion_tokens, stop_reason,
-                 self._now(), message_id))
+                 moderation, self._now(), message_id))
 
     async def set_message_status(self, message_id: int, status: MessageStatus,
                                  stop_reason: str | None = None) -> None:
@@ -122,7 +131,7 @@ class ConversationsMixin(StoreBase):
                 "updated_at = ? WHERE id = ?", (status, stop_reason, self._now(), message_id))
 
     _MESSAGE_COLUMNS = ("id, conversation_id, role, content, status, prompt_tokens, "
-                        "completion_tokens, stop_reason, created_at")
+                        "completion_tokens, stop_reason, created_at, moderation")
 
     async def messages(self, conversation_id: int, *, limit: int | None = None
                        ) -> list[StoredMessage]:

@@ -115,7 +115,9 @@ class Store(ConversationsMixin, GuildsMixin, TiersMixin, AdsMixin, InboundMixin,
                     f"this Causette ({SCHEMA_VERSION}); upgrade Causette.")
             for number in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[number]:
-                    await db.execute(for_dialect(statement, dialect))
+                    spelled = for_dialect(statement, dialect)
+                    if spelled is not None:
+                        await db.execute(spelled)
                 await db.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                     (number + 1, self._now()))

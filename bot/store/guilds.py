@@ -63,3 +63,26 @@ class GuildsMixin(StoreBase):
         rows = await self._db.fetch(
             "SELECT channel_id, prompt FROM channel_prompts WHERE guild_id = ?", (guild_id,))
         return {str(row[0]): str(row[1]) for row in rows}
+
+    async def set_guild_moderation(self, guild_id: str, categories: list[str] | None,
+                                   set_by: str) -> None:
+        """The moderation categories a server refuses (None: back to the default)."""
+        async with self._transaction() as db:
+            if categories is None:
+                await db.execute("DELETE FROM guild_moderation WHERE guild_id = ?",
+                                 (guild_id,))
+            else:
+                await db.execute(
+                    "INSERT INTO guild_moderation (guild_id, categories, set_by, set_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET "
+                    "categories = excluded.categories, set_by = excluded.set_by, "
+                    "set_at = excluded.set_at",
+                    (guild_id, ",".join(sorted(set(categories))), set_by, self._now()))
+
+    async def guild_moderation(self, guild_id: str) -> list[str] | None:
+        """The categories a server chose to refuse, or None when it never chose."""
+        row = await self._db.fetchrow(
+            "SELECT categories FROM guild_moderation WHERE guild_id = ?", (guild_id,))
+        if row is None:
+            return None
+        return [c for c in str(row[0]).split(",") if c]

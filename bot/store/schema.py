@@ -13,7 +13,10 @@ import re
 from bot.store.base import Dialect
 
 # Each entry migrates the schema from version i to i + 1; never edit a released one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+# A statement is written once for both dialects, or (rarely) as {dialect: statement},
+# a dialect without an entry skipping it.
+Statement = str | dict[str, str]
+MIGRATIONS: tuple[tuple[Statement, ...], ...] = (
     (
         """CREATE TABLE users (
             id INTEGER PRIMARY KEY,
@@ -198,6 +201,62 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX processed_inbound_open ON processed_inbound (status, received_at)
             WHERE status <> 'answered'""",
     ),
+    (
+        # Moderation (issue 18): a user's turn kept from the model is 'refused', an
+        # answer withheld is 'moderated', with the categories in `moderation`. SQLite
+        # cannot change a CHECK in place, so messages is rebuilt there: the rows are
+        # copied, and the answered deliveries' links to their reply (which dropping the
+        # old table sets to NULL) are put back.
+        {
+            "sqlite": """CREATE TABLE messages_v7 (
+                id INTEGER PRIMARY KEY,
+                conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+                role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+                content TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('complete', 'streaming', 'cancelled',
+                    'failed', 'interrupted', 'refused', 'moderated')),
+                prompt_tokens INTEGER,
+                completion_tokens INTEGER,
+                stop_reason TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                moderation TEXT)""",
+            "postgresql": "ALTER TABLE messages DROP CONSTRAINT messages_status_check",
+        },
+        {
+            "sqlite": """INSERT INTO messages_v7 (id, conversation_id, role, content, status,
+                prompt_tokens, completion_tokens, stop_reason, created_at, updated_at)
+                SELECT id, conversation_id, role, content, status, prompt_tokens,
+                completion_tokens, stop_reason, created_at, updated_at FROM messages""",
+            "postgresql": """ALTER TABLE messages ADD CONSTRAINT messages_status_check
+                CHECK (status IN ('complete', 'streaming', 'cancelled', 'failed',
+                'interrupted', 'refused', 'moderated'))""",
+        },
+        {
+            "sqlite": """CREATE TEMP TABLE inbound_replies AS SELECT platform, message_id,
+                reply_message_id FROM processed_inbound WHERE reply_message_id IS NOT NULL""",
+            "postgresql": "ALTER TABLE messages ADD COLUMN moderation TEXT",
+        },
+        {"sqlite": "DROP TABLE messages"},
+        {"sqlite": "ALTER TABLE messages_v7 RENAME TO messages"},
+        {"sqlite": "CREATE INDEX messages_by_conversation ON messages (conversation_id, id)"},
+        {
+            "sqlite": """UPDATE processed_inbound SET reply_message_id = (
+                SELECT r.reply_message_id FROM inbound_replies r
+                WHERE r.platform = processed_inbound.platform
+                AND r.message_id = processed_inbound.message_id)
+                WHERE EXISTS (SELECT 1 FROM inbound_replies r
+                WHERE r.platform = processed_inbound.platform
+                AND r.message_id = processed_inbound.message_id)""",
+        },
+        {"sqlite": "DROP TABLE inbound_replies"},
+        # What a server's admins chose to refuse, on top of the operator's floor.
+        """CREATE TABLE guild_moderation (
+            guild_id TEXT PRIMARY KEY,
+            categories TEXT NOT NULL,
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -206,6 +265,7 @@ TABLES: tuple[str, ...] = (
     "users", "conversations", "messages", "guild_rules", "channel_prompts", "tier_grants",
     "entitlements", "audit_log", "usage_daily", "rate_windows", "personas", "campaigns",
     "impressions", "clicks", "guild_ads", "ad_preferences", "processed_inbound",
+    "guild_moderation",
 )
 # Tables whose `id` the database assigns (so copying must move the counter past them).
 GENERATED_IDS: tuple[str, ...] = (
@@ -224,8 +284,10 @@ _IDENTITY = re.compile(r"\bINTEGER PRIMARY KEY\b")
 _INTEGER = re.compile(r"\bINTEGER\b")
 
 
-def for_dialect(statement: str, dialect: Dialect) -> str:
-    """A migration statement as `dialect` spells it."""
+def for_dialect(statement: Statement, dialect: Dialect) -> str | None:
+    """A migration statement as `dialect` spells it (None: nothing to do there)."""
+    if isinstance(statement, dict):
+        return statement.get(dialect)
     if dialect == "sqlite":
         return statement
     # SQLite's INTEGER is 64-bit and its INTEGER PRIMARY KEY numbers rows by itself.

@@ -1,0 +1,128 @@
+"""What crosses the pipeline's boundary: an `Inbound` message from a surface, the `Reply`
+a surface renders while it streams, and the `Outcome` once it is stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.engine import Generation
+from bot.locales import t
+from bot.store import MessageStatus
+from bot.tiers import Subject, TierDecision
+
+# The error of an answer that ended with no visible text (stored as failed).
+EMPTY_ANSWER = "empty answer"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message that arrived on some surface, in platform-neutral terms."""
+
+    platform: str
+    user: str
+    conversation_key: str
+    text: str
+    locale: str = "en"
+    role_refs: tuple[str, ...] = ()
+    guild_ref: str | None = None
+    entitlement_skus: tuple[str, ...] = ()
+    region: str | None = None  # ISO country, when the surface knows it (crisis lines)
+
+    @property
+    def user_ref(self) -> str:
+        """The user as `platform:id`, the form the CLI and logs use."""
+        return f"{self.platform}:{self.user}"
+
+    @property
+    def subject(self) -> Subject:
+        """What tier resolution looks at."""
+        return Subject(self.user_ref, self.role_refs, self.guild_ref, self.entitlement_skus)
+
+
+@dataclass
+class Outcome:
+    """How a reply ended, once stored."""
+
+    text: str
+    status: MessageStatus | None
+    stop_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    user_message_id: int | None = None
+    assistant_message_id: int | None = None
+    error: str | None = None
+    moderated: tuple[str, ...] = ()  # categories the answer fell under, when withheld
+
+    @property
+    def shown_text(self) -> str:
+        """The answer as surfaces show it: nothing of a withheld one."""
+        return "" if self.status == "moderated" else self.text
+
+    @property
+    def empty(self) -> bool:
+        """True when the model produced no visible text."""
+        return not self.text.strip()
+
+    def note(self, locale: str = "en") -> str | None:
+        """What every surface adds after the text: why it stopped short, if it did."""
+        if self.status == "cancelled":
+            return t("stopped", locale)
+        if self.status == "moderated":
+            return t("moderated", locale, categories=", ".join(self.moderated))
+        if self.status == "failed":
+            return t("empty_answer" if self.error == EMPTY_ANSWER else "failed", locale)
+        return None
+
+
+class Reply:
+    """A reply in progress: iterate it for text deltas; await `outcome()` for the end.
+
+    A refused request (empty message, busy queue, ...) has `refusal` set, yields nothing,
+    and its outcome has no status.
+    """
+
+    def __init__(self, *, refusal: str | None = None, notices: Sequence[str] = (),
+                 generation: Generation | None = None,
+                 finisher: asyncio.Task[Outcome] | None = None,
+                 user_message_id: int | None = None,
+                 decision: TierDecision | None = None,
+                 refusal_reason: str | None = None, preface: str | None = None) -> None:
+        self.refusal = refusal
+        self.preface = preface  # shown before the answer (the crisis lines), not stored
+        self.refusal_reason = refusal_reason
+        self.decision = decision
+        self.notices = list(notices)
+        self.user_message_id = user_message_id
+        self._generation = generation
+        self._finisher = finisher
+
+    @property
+    def generation(self) -> Generation | None:
+        """The engine request behind this reply, if any."""
+        return self._generation
+
+    def __aiter__(self) -> Reply:
+        return self
+
+    async def __anext__(self) -> str:
+        if self._generation is None:
+            raise StopAsyncIteration
+        return await self._generation.__anext__()
+
+    def cancel(self) -> None:
+        """Stop generating; the partial answer is stored as cancelled."""
+        if self._generation is not None:
+            self._generation.cancel()
+
+    async def outcome(self) -> Outcome:
+        """Wait until the answer has ended and been stored."""
+        if self._finisher is None:
+            return Outcome(text="", status=None, error=self.refusal,
+                           user_message_id=self.user_message_id)
+        return await asyncio.shield(self._finisher)
+
+    async def text(self) -> str:
+        """The whole answer (waits for the end)."""
+        return (await self.outcome()).text
