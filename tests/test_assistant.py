@@ -202,6 +202,9 @@ async def test_a_refused_message_never_reaches_the_model(runtime: Runtime) -> No
     turns = await stored(runtime)
     assert [(t.role, t.status, t.moderation) for t in turns] == [
         ("user", "refused", "illicit/violent")]
+    figures = await runtime.store.stats(runtime.store.now().date().isoformat())
+    assert figures["moderated_today"] == {"in:illicit/violent": 1}  # counts, never texts
+    assert "bomb" not in str(figures)
     # A refused turn is kept out of later prompts.
     await (await runtime.assistant.handle(msg("Hello!"))).outcome()
     plan = await asyncio.to_thread(runtime.assistant.planner.plan, "sys",

@@ -145,4 +145,20 @@ class PrivacyMixin(StoreBase):
             # (`causette whatsapp retry`).
             "whatsapp_pending": inbound.get("whatsapp_pending", 0),
             "whatsapp_failed": inbound.get("whatsapp_failed", 0),
+            # Safety: how many messages were refused and answers withheld, by category
+            # (counts only: the texts are never shown to an operator).
+            "moderated_today": await self._moderation_counts(day),
         }
+
+    async def _moderation_counts(self, day: str) -> dict[str, int]:
+        rows = await self._db.rows(
+            "SELECT status, moderation, COUNT(*) AS n FROM messages "
+            "WHERE status IN ('refused', 'moderated') AND created_at >= ? "
+            "GROUP BY status, moderation", (day,))
+        counts: dict[str, int] = {}
+        for row in rows:
+            direction = "in" if row["status"] == "refused" else "out"
+            for category in str(row["moderation"] or "unknown").split(","):
+                key = f"{direction}:{category}"
+                counts[key] = counts.get(key, 0) + int(row["n"])
+        return counts
