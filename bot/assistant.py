@@ -152,9 +152,6 @@ class Assistant:
             preface = crisis_opening(self.settings.crisis_resources, crisis, inbound.region)
         elif tier.allows("persona"):
             system = with_persona(system, await self.store.persona(inbound.user_ref))
-        plan = await asyncio.to_thread(self.planner.plan, system, history,
-                                       clean_text(inbound.text), lang,
-                                       tier.spec.context_tokens)
         params = SamplingParams(
             max_tokens=min(max_tokens or tier.spec.max_reply_tokens,
                            self.settings.max_reply_tokens),
@@ -163,6 +160,10 @@ class Assistant:
             seed=self.settings.seed,
         )
         try:
+            # Planning tokenizes: while the model restarts it cannot, like submit.
+            plan = await asyncio.to_thread(self.planner.plan, system, history,
+                                           clean_text(inbound.text), lang,
+                                           tier.spec.context_tokens)
             generation = self.engine.submit(plan.messages, params, tier.spec.priority,
                                             cache_key=f"conversation:{conversation}")
         except EngineError as exc:

@@ -279,3 +279,19 @@ async def test_the_endpoint_down_refuses_input_but_keeps_the_turn(settings: Sett
         reply = await runtime.assistant.handle(msg("Hello again"))
         assert reply.refusal is None
         assert (await reply.outcome()).status == "complete"
+
+
+async def test_a_model_that_cannot_tokenize_yet_is_a_clear_refusal(settings: Settings) -> None:
+    from bot.engine import EngineStopped
+    from tests.support.fakes import FakeEngine
+
+    class Restarting(FakeEngine):
+        def prompt_tokens(self, messages: object) -> int:
+            raise EngineStopped("The model is not loaded.")
+
+    async with open_runtime(settings, engine=Restarting()) as runtime:
+        before = await runtime.assistant.tiers.usage_today("local:ada")
+        reply = await runtime.assistant.handle(msg("Hello?"))
+        assert reply.refusal_reason == "engine" and reply.refusal
+        assert await runtime.assistant.tiers.usage_today("local:ada") == before  # refunded
+        assert [(t.role, t.content) for t in await stored(runtime)] == [("user", "Hello?")]

@@ -5,6 +5,7 @@
 - `batched`: `BatchedLlamaEngine`, continuous batching in process (the default)
 - `llama`: `LlamaEngine`, the single-stream reference on llama-cpp-python's high-level API
 - `openai_compat`: `OpenAIEngine`, OpenAI-compatible inference servers
+- `supervisor`: restarts a stopped engine, bounded, then exits 70
 - `gguf`: the GGUF header reader and the verified default-model fetch
 """
 
@@ -16,10 +17,12 @@ from bot.engine.protocol import (
     EngineBusy,
     EngineError,
     EngineInfo,
+    EngineStopped,
     Generation,
     GenerationResult,
     SamplingParams,
     StopReason,
+    Supervised,
 )
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "EngineBusy",
     "EngineError",
     "EngineInfo",
+    "EngineStopped",
     "GGUFInfo",
     "Generation",
     "GenerationResult",
@@ -35,6 +39,7 @@ __all__ = [
     "ModelFileError",
     "SamplingParams",
     "StopReason",
+    "Supervised",
     "fetch_default_model",
     "read_gguf",
 ]
