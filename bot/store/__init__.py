@@ -7,11 +7,12 @@ from bot.store.base import StoreError, iso, utc_now
 from bot.store.conversations import MessageStatus, Role, StoredMessage
 from bot.store.core import Store
 from bot.store.guilds import GuildRule
+from bot.store.memories import Memory, MemorySettings, MemorySource
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.store.tiers import AuditEntry, TierGrant
 
 __all__ = [
     "MIGRATIONS", "SCHEMA_VERSION", "AuditEntry", "Campaign", "CampaignDay", "GuildRule",
-    "MessageStatus", "Role", "Store", "StoreError", "StoredMessage", "TierGrant", "iso",
-    "utc_now",
+    "Memory", "MemorySettings", "MemorySource", "MessageStatus", "Role", "Store",
+    "StoreError", "StoredMessage", "TierGrant", "iso", "utc_now",
 ]

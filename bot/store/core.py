@@ -7,7 +7,7 @@ that another process could race (ad budgets, grants, migrations) is either a sin
 conditional statement or serialized with `lock(key)`.
 
 Each domain's statements live in their own module, as a mixin on `StoreBase`
-(common.py): conversations, guilds, tiers, ads, inbound, privacy. Store, here, puts
+(common.py): conversations, guilds, tiers, ads, inbound, memories, privacy. Store, here, puts
 them together with what concerns the whole database: opening, migrating, checking,
 closing and copying it. Callers hold one Store and import from `bot.store`.
 """
@@ -24,6 +24,7 @@ from bot.store.base import Driver, Queries, StoreError, iso, utc_now
 from bot.store.conversations import ConversationsMixin
 from bot.store.guilds import GuildsMixin
 from bot.store.inbound import InboundMixin
+from bot.store.memories import MemoriesMixin
 from bot.store.privacy import PrivacyMixin
 from bot.store.schema import (
     GENERATED_IDS,
@@ -42,7 +43,7 @@ __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "iso", "utc_now"]
 
 
 class Store(ConversationsMixin, GuildsMixin, TiersMixin, AdsMixin, InboundMixin,
-            PrivacyMixin):
+            MemoriesMixin, PrivacyMixin):
     """Async access to Causette's database, whichever driver holds it."""
 
     def __init__(self, driver: Driver, clock: Callable[[], datetime] = utc_now) -> None:

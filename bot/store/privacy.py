@@ -19,6 +19,10 @@ class PrivacyMixin(StoreBase):
         async def _export_inbound(self, platform: str, sender: str
                                   ) -> list[dict[str, object]]: ...
         async def _forget_inbound(self, db: Queries, platform: str, sender: str) -> int: ...
+        async def _export_memories(self, user_id: int) -> dict[str, object]: ...
+        async def _forget_memories(self, db: Queries, user_id: int) -> int: ...
+        async def _purge_memories(self, db: Queries, cutoff: datetime) -> int: ...
+        async def memory_counts(self) -> dict[str, int]: ...
 
     async def export_user(self, user_ref: str) -> dict[str, object]:
         """Everything stored about a user, as plain data (for /privacy export)."""
@@ -44,6 +48,8 @@ class PrivacyMixin(StoreBase):
                 (user_ref,)),
             "ad_impressions": [],
             "consent": {"ad_personalization": False},
+            "memories": [],
+            "memory_settings": {"enabled": True, "temporary": False},
             # Messages received but not answered yet (answered ones keep nothing here).
             "inbound_unanswered": await self._export_inbound(platform, external),
         }
@@ -64,6 +70,7 @@ class PrivacyMixin(StoreBase):
             "FROM impressions i JOIN campaigns c ON c.id = i.campaign_id "
             "WHERE i.user_id = ? ORDER BY i.id", (user_id,))
         data["consent"] = {"ad_personalization": await self.personalize(int(user_id))}
+        data.update(await self._export_memories(int(user_id)))
         return data
 
     async def forget_user(self, user_ref: str, anonymous_id: str) -> dict[str, int]:
@@ -76,6 +83,7 @@ class PrivacyMixin(StoreBase):
                                     (platform, external))
             if row is not None:
                 user_id = int(row[0])
+                counts["memories"] = await self._forget_memories(db, user_id)
                 counts["messages"] = await db.execute(
                     "DELETE FROM messages WHERE conversation_id IN "
                     "(SELECT id FROM conversations WHERE user_id = ?)", (user_id,))
@@ -104,10 +112,12 @@ class PrivacyMixin(StoreBase):
         return counts
 
     async def purge_older_than(self, cutoff: datetime) -> int:
-        """Retention: delete messages older than `cutoff`, then emptied conversations."""
+        """Retention: delete messages and memories older than `cutoff`, then emptied
+        conversations; returns how many messages went."""
         async with self._transaction() as db:
             deleted = await db.execute(
                 "DELETE FROM messages WHERE created_at < ?", (iso(cutoff),))
+            await self._purge_memories(db, cutoff)
             await db.execute(
                 "DELETE FROM conversations WHERE closed_at IS NOT NULL AND NOT EXISTS "
                 "(SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id)")
@@ -148,6 +158,8 @@ class PrivacyMixin(StoreBase):
             # Safety: how many messages were refused and answers withheld, by category
             # (counts only: the texts are never shown to an operator).
             "moderated_today": await self._moderation_counts(day),
+            # Saved memories: how many and for how many users, never what they say.
+            **await self.memory_counts(),
         }
 
     async def _moderation_counts(self, day: str) -> dict[str, int]:

@@ -257,6 +257,26 @@ MIGRATIONS: tuple[tuple[Statement, ...], ...] = (
             set_by TEXT NOT NULL,
             set_at TEXT NOT NULL)""",
     ),
+    (
+        # Memory (issue 16): short facts a user asked Causette to keep, in their words,
+        # with when and where (the conversation key) each was saved and how ('explicit'
+        # or 'auto', suggested by the model). Deleted with the user.
+        """CREATE TABLE memories (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            fact TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('explicit', 'auto')),
+            saved_in TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        "CREATE INDEX memories_by_user ON memories (user_id, id)",
+        # The user's switches: memory off (no saving, no use) and temporary chat (nothing
+        # of the conversation stored). A missing row means memory on, temporary off.
+        """CREATE TABLE memory_settings (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            enabled INTEGER NOT NULL,
+            temporary INTEGER NOT NULL,
+            set_at TEXT NOT NULL)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -265,12 +285,12 @@ TABLES: tuple[str, ...] = (
     "users", "conversations", "messages", "guild_rules", "channel_prompts", "tier_grants",
     "entitlements", "audit_log", "usage_daily", "rate_windows", "personas", "campaigns",
     "impressions", "clicks", "guild_ads", "ad_preferences", "processed_inbound",
-    "guild_moderation",
+    "guild_moderation", "memories", "memory_settings",
 )
 # Tables whose `id` the database assigns (so copying must move the counter past them).
 GENERATED_IDS: tuple[str, ...] = (
     "users", "conversations", "messages", "tier_grants", "audit_log", "campaigns",
-    "impressions", "clicks",
+    "impressions", "clicks", "memories",
 )
 
 SCHEMA_VERSION_TABLE = {
