@@ -38,6 +38,7 @@ class TierSpec(BaseModel):
     priority: int = Field(description="queue priority, higher first")
     ads: bool = Field(description="whether sponsored replies may be shown")
     commands: list[str] = Field(default_factory=list, description="premium commands unlocked")
+    memory_tokens: int = Field(128, ge=0, description="tokens of saved memories in a prompt")
 
     @field_validator("commands")
     @classmethod
@@ -50,11 +51,13 @@ class TierSpec(BaseModel):
 
 DEFAULT_TIERS: dict[str, TierSpec] = {
     "free": TierSpec(rank=0, messages_per_day=50, context_tokens=1024, max_reply_tokens=384,
-                     priority=0, ads=True, commands=[]),
+                     priority=0, ads=True, commands=[], memory_tokens=128),
     "plus": TierSpec(rank=1, messages_per_day=500, context_tokens=2048, max_reply_tokens=768,
-                     priority=5, ads=False, commands=["persona", "summarize"]),
+                     priority=5, ads=False, commands=["persona", "summarize"],
+                     memory_tokens=256),
     "pro": TierSpec(rank=2, messages_per_day=5000, context_tokens=3072, max_reply_tokens=1024,
-                    priority=10, ads=False, commands=list(PREMIUM_COMMANDS)),
+                    priority=10, ads=False, commands=list(PREMIUM_COMMANDS),
+                    memory_tokens=512),
 }
 
 
@@ -131,6 +134,11 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(30, ge=1, le=86_400)
     persona_max_chars: int = Field(1000, ge=1, le=8000)
     summarize_max_messages: int = Field(50, ge=1, le=500)
+    # Memory (bot/memory.py): facts a user asked Causette to keep, across conversations.
+    memory_auto: bool = Field(
+        False, description="after an answer, ask the model whether to save a fact")
+    memory_fact_chars: int = Field(300, ge=1, le=4000, description="longest saved fact")
+    memory_max: int = Field(50, ge=1, le=10_000, description="saved facts per user")
     whatsapp_host: str = "127.0.0.1"
     whatsapp_port: int = Field(8080, ge=1, le=65535)
     whatsapp_verify_token: SecretStr | None = None
