@@ -109,6 +109,18 @@ class CampaignSpec(BaseModel):
         return self
 
 
+def _terms(spec: CampaignSpec) -> dict[str, Any]:
+    """A spec's terms as stored: money in micro-units, the flight as [start, end + 1 day)."""
+    start = datetime.combine(spec.start, time(), UTC)
+    end = datetime.combine(spec.end + timedelta(days=1), time(), UTC)
+    return {"headline": spec.headline, "body": spec.body, "url": spec.url,
+            "keywords": spec.keywords, "categories": spec.categories,
+            "languages": spec.languages, "cpm_micros": int(spec.cpm * MICROS),
+            "budget_micros": int(spec.budget * MICROS),
+            "daily_budget_micros": int(spec.daily_budget * MICROS) if spec.daily_budget else None,
+            "start_at": iso(start), "end_at": iso(end)}
+
+
 def parse_campaigns(text: str, source: str = "campaign file") -> list[CampaignSpec]:
     """Parse and validate a TOML file of `[[campaign]]` tables."""
     try:
@@ -205,19 +217,14 @@ class Ads:
     async def add(self, specs: list[CampaignSpec], *, actor: str,
                   guild_id: str | None = None) -> list[int]:
         """Store validated campaigns (server-scoped when `guild_id` is given)."""
-        ids = []
-        for spec in specs:
-            start = datetime.combine(spec.start, time(), UTC)
-            end = datetime.combine(spec.end + timedelta(days=1), time(), UTC)
-            ids.append(await self.store.add_campaign(
-                advertiser=spec.advertiser, headline=spec.headline, body=spec.body,
-                url=spec.url, keywords=spec.keywords, categories=spec.categories,
-                languages=spec.languages, cpm_micros=int(spec.cpm * MICROS),
-                budget_micros=int(spec.budget * MICROS),
-                daily_budget_micros=int(spec.daily_budget * MICROS) if spec.daily_budget else None,
-                start_at=iso(start), end_at=iso(end), status=spec.status, guild_id=guild_id,
-                created_by=actor))
-        return ids
+        return [await self.store.add_campaign(
+            advertiser=spec.advertiser, status=spec.status, guild_id=guild_id, created_by=actor,
+            **_terms(spec)) for spec in specs]
+
+    async def update(self, campaign_id: int, spec: CampaignSpec, *, actor: str) -> bool:
+        """Change a campaign's terms (not its advertiser, status or spend); False when it
+        has ended or the budget would be below what it spent."""
+        return await self.store.update_campaign(campaign_id, actor=actor, **_terms(spec))
 
     async def add_file(self, path: Path, *, actor: str) -> list[int]:
         """Validate and add every campaign of a TOML file (all or nothing)."""

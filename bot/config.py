@@ -22,7 +22,7 @@ DEFAULT_MODEL_PATH = MODELS_DIR / DEFAULT_MODEL_FILE
 # Settings whose values must never be echoed back, even in an error line.
 SECRET_SETTINGS = frozenset({"discord_token", "llm_api_key", "whatsapp_verify_token",
                              "whatsapp_app_secret", "whatsapp_access_token",
-                             "database_url", "moderation_api_key"})
+                             "database_url", "moderation_api_key", "web_admin_token"})
 
 
 PREMIUM_COMMANDS = ("persona", "summarize", "translate")
@@ -151,6 +151,15 @@ class Settings(BaseSettings):
     retention_days: int = Field(0, ge=0, le=36_500,
                                 description="delete messages older than this; 0 = keep")
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus on 127.0.0.1; 0 = off")
+    # The web console (`causette web`): on 127.0.0.1 unless WEB_HOST says otherwise, meant
+    # to sit behind an HTTPS reverse proxy (then WEB_SECURE_COOKIES=true).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8090, ge=1, le=65535)
+    web_admin_token: SecretStr | None = Field(
+        None, description="the operators' login token; also keys the session cookies")
+    web_secure_cookies: bool = Field(False, description="cookies sent over HTTPS only")
+    web_session_hours: float = Field(12.0, gt=0.0, le=24.0 * 90,
+                                     description="a login lasts this long")
     log_format: Literal["text", "json"] = "text"
     ads_every_n_replies: int = Field(3, ge=1, description="at most one ad per N replies")
     ads_max_per_day: int = Field(5, ge=0, description="at most M ads per user per day")

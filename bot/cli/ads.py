@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.common import open_store, operator
 from bot.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 
 async def _ads(args: argparse.Namespace, settings: Settings) -> int:
@@ -20,6 +23,8 @@ async def _ads(args: argparse.Namespace, settings: Settings) -> int:
     async with open_store(settings) as store:
         ads = Ads(settings, store)
         action = args.ads_command
+        if action == "advertiser":
+            return await _advertiser(args, store)
         if action == "add":
             try:
                 ids = await ads.add_file(Path(args.file), actor=operator())
@@ -62,13 +67,43 @@ async def _ads(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
 
+async def _advertiser(args: argparse.Namespace, store: Store) -> int:
+    """`causette ads advertiser add|token|list`: accounts for the web console."""
+    from bot import advertisers
+
+    action = args.advertiser_command
+    if action == "list":
+        accounts = await store.advertisers()
+        if not accounts:
+            print("no advertisers")
+        for a in accounts:
+            owned = len(await store.advertiser_campaigns(a.id))
+            print(f"{a.id:>4}  {a.name:<30}  {owned} campaign(s)  since {a.created_at[:10]}")
+        return 0
+    try:
+        if action == "add":
+            account, token = await advertisers.add_advertiser(store, args.name, actor=operator())
+            owned = len(await store.advertiser_campaigns(account.id))
+            print(f"advertiser {account.name} (id {account.id}, {owned} campaign(s) of that "
+                  "name)")
+        else:
+            token = await advertisers.replace_token(store, args.name, actor=operator())
+            print(f"new token for {args.name}; the old one and its sessions no longer work")
+    except ValueError as exc:
+        print(f"causette: {exc}", file=sys.stderr)
+        return 2
+    # Shown once: only its hash is kept.
+    print(f"login token (shown only now): {token}")
+    return 0
+
+
 def cmd_ads(args: argparse.Namespace) -> int:
     """Manage sponsored-reply campaigns and read their reports."""
     return asyncio.run(_ads(args, load_settings()))
 
 
 def register(subs: argparse._SubParsersAction[Any]) -> None:
-    """`causette ads add|list|pause|resume|report`."""
+    """`causette ads add|list|pause|resume|report|advertiser`."""
     ads = subs.add_parser("ads", help="sponsored replies: add, list, pause, resume, report")
     ads_subs = ads.add_subparsers(dest="ads_command", required=True)
     add = ads_subs.add_parser("add", help="add the campaigns of a TOML file")
@@ -79,4 +114,14 @@ def register(subs: argparse._SubParsersAction[Any]) -> None:
         change.add_argument("id", type=int)
     report = ads_subs.add_parser("report", help="impressions, clicks, CTR, spend per day")
     report.add_argument("--json", action="store_true", help="one JSON object")
+    advertiser = ads_subs.add_parser(
+        "advertiser", help="advertiser accounts for the web console: add, token, list")
+    advertiser_subs = advertiser.add_subparsers(dest="advertiser_command", required=True)
+    add_advertiser = advertiser_subs.add_parser(
+        "add", help="create an account and print its login token (shown once)")
+    add_advertiser.add_argument("name", help="the advertiser name its campaigns carry")
+    token = advertiser_subs.add_parser(
+        "token", help="a new login token (the old one and its sessions stop working)")
+    token.add_argument("name")
+    advertiser_subs.add_parser("list", help="advertiser accounts")
     ads.set_defaults(func=cmd_ads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import ads, chat, db, doctor, model, premium, privacy, run, stats, whatsapp
+from bot.cli import ads, chat, db, doctor, model, premium, privacy, run, stats, web, whatsapp
 from bot.cli.common import CLEAR_ERRORS, report
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     privacy.register(subs)
     stats.register(subs)
     ads.register(subs)
+    web.register(subs)
     db.register(subs)
     model.register(subs)
     doctor.register(subs)

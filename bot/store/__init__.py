@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.store.ads import Campaign, CampaignDay
+from bot.store.advertisers import Advertiser
 from bot.store.base import StoreError, iso, utc_now
 from bot.store.conversations import MessageStatus, Role, StoredMessage
 from bot.store.core import Store
@@ -10,9 +11,11 @@ from bot.store.guilds import GuildRule
 from bot.store.memories import Memory, MemorySettings, MemorySource
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.store.tiers import AuditEntry, TierGrant
+from bot.store.web import DayFigures, WebRole, WebSession
 
 __all__ = [
-    "MIGRATIONS", "SCHEMA_VERSION", "AuditEntry", "Campaign", "CampaignDay", "GuildRule",
+    "MIGRATIONS", "SCHEMA_VERSION", "Advertiser", "AuditEntry", "Campaign", "CampaignDay",
+    "DayFigures", "GuildRule",
     "Memory", "MemorySettings", "MemorySource", "MessageStatus", "Role", "Store",
-    "StoreError", "StoredMessage", "TierGrant", "iso", "utc_now",
+    "StoreError", "StoredMessage", "TierGrant", "WebRole", "WebSession", "iso", "utc_now",
 ]

@@ -31,6 +31,9 @@ class Campaign:
     guild_id: str | None
     created_by: str
     created_at: str
+    # The advertiser account it belongs to (the web console), None when none has the
+    # campaign's advertiser name.
+    advertiser_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class AdsMixin(StoreBase):
     _CAMPAIGN_COLUMNS = (
         "id, advertiser, headline, body, url, keywords, categories, languages, cpm_micros, "
         "budget_micros, daily_budget_micros, spent_micros, start_at, end_at, status, guild_id, "
-        "created_by, created_at")
+        "created_by, created_at, advertiser_id")
 
     @staticmethod
     def _campaign(row: Row) -> Campaign:
@@ -69,12 +72,14 @@ class AdsMixin(StoreBase):
             campaign_id = await self._insert(
                 db, "INSERT INTO campaigns (advertiser, headline, body, url, keywords, "
                 "categories, languages, cpm_micros, budget_micros, daily_budget_micros, "
-                "start_at, end_at, status, guild_id, created_by, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "start_at, end_at, status, guild_id, created_by, created_at, advertiser_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                # A campaign belongs to the advertiser account of the same name, if any.
+                "(SELECT id FROM advertisers WHERE name = ?))",
                 (storable(advertiser), storable(headline), storable(body), storable(url),
                  json.dumps(keywords), json.dumps(categories), json.dumps(languages),
                  cpm_micros, budget_micros, daily_budget_micros, start_at, end_at, status,
-                 guild_id, created_by, self._now()))
+                 guild_id, created_by, self._now(), storable(advertiser)))
             await self._audit(db, created_by, "campaign add", f"campaign {campaign_id}",
                               f"{advertiser}: budget {budget_micros / 1e6:.2f}", "")
         return campaign_id

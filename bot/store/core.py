@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.store.ads import AdsMixin
+from bot.store.advertisers import AdvertisersMixin
 from bot.store.base import Driver, Queries, StoreError, iso, utc_now
 from bot.store.conversations import ConversationsMixin
 from bot.store.guilds import GuildsMixin
@@ -35,6 +36,7 @@ from bot.store.schema import (
     for_dialect,
 )
 from bot.store.tiers import TiersMixin
+from bot.store.web import WebMixin
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -43,7 +45,7 @@ __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "iso", "utc_now"]
 
 
 class Store(ConversationsMixin, GuildsMixin, TiersMixin, AdsMixin, InboundMixin,
-            MemoriesMixin, PrivacyMixin):
+            MemoriesMixin, PrivacyMixin, AdvertisersMixin, WebMixin):
     """Async access to Causette's database, whichever driver holds it."""
 
     def __init__(self, driver: Driver, clock: Callable[[], datetime] = utc_now) -> None:

@@ -277,20 +277,50 @@ MIGRATIONS: tuple[tuple[Statement, ...], ...] = (
             temporary INTEGER NOT NULL,
             set_at TEXT NOT NULL)""",
     ),
+    (
+        # The web console (issue 17): advertisers log in with a token stored only as its
+        # SHA-256; campaigns belong to one (linked by name, so TOML files keep working).
+        """CREATE TABLE advertisers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        "ALTER TABLE campaigns ADD COLUMN advertiser_id INTEGER REFERENCES advertisers(id)",
+        "CREATE INDEX campaigns_by_advertiser ON campaigns (advertiser_id)",
+        # Console sessions: the cookie carries a random id, the row only its hash, so a
+        # copy of the database opens no session; revoked_at ends one before it expires.
+        """CREATE TABLE web_sessions (
+            id_hash TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('operator', 'advertiser')),
+            advertiser_id INTEGER REFERENCES advertisers(id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            address TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT)""",
+        # Failed logins per address (rate limit), shared by every console process.
+        """CREATE TABLE web_login_failures (
+            id INTEGER PRIMARY KEY,
+            address TEXT NOT NULL,
+            at TEXT NOT NULL)""",
+        "CREATE INDEX web_login_failures_by_address ON web_login_failures (address, at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Every table, parents before children: the order `causette db copy` fills them in.
 TABLES: tuple[str, ...] = (
     "users", "conversations", "messages", "guild_rules", "channel_prompts", "tier_grants",
-    "entitlements", "audit_log", "usage_daily", "rate_windows", "personas", "campaigns",
+    "entitlements", "audit_log", "usage_daily", "rate_windows", "personas", "advertisers",
+    "campaigns",
     "impressions", "clicks", "guild_ads", "ad_preferences", "processed_inbound",
-    "guild_moderation", "memories", "memory_settings",
+    "guild_moderation", "memories", "memory_settings", "web_sessions", "web_login_failures",
 )
 # Tables whose `id` the database assigns (so copying must move the counter past them).
 GENERATED_IDS: tuple[str, ...] = (
     "users", "conversations", "messages", "tier_grants", "audit_log", "campaigns",
-    "impressions", "clicks", "memories",
+    "impressions", "clicks", "memories", "advertisers", "web_login_failures",
 )
 
 SCHEMA_VERSION_TABLE = {

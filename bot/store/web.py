@@ -1,0 +1,116 @@
+"""The web console's own rows (sessions, failed logins) and the daily figures it shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.store.base import iso
+from bot.store.common import StoreBase, storable
+
+WebRole = Literal["operator", "advertiser"]
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A console session that is open (neither expired nor revoked)."""
+
+    role: WebRole
+    advertiser_id: int | None
+    csrf: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """What the overview charts: one day of answers, users and refusals."""
+
+    day: str
+    answers: int
+    failed: int
+    refused: int
+    active_users: int
+    completion_tokens: int
+
+
+class WebMixin(StoreBase):
+    """Console sessions, the failed-login window, and figures per day."""
+
+    async def create_web_session(self, id_hash: str, *, role: WebRole,
+                                 advertiser_id: int | None, csrf: str, address: str,
+                                 expires_at: datetime) -> None:
+        """Record a session opened by a successful login."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO web_sessions (id_hash, role, advertiser_id, csrf, address, "
+                "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (id_hash, role, advertiser_id, csrf, storable(address), self._now(),
+                 iso(expires_at)))
+
+    async def web_session(self, id_hash: str) -> WebSession | None:
+        """The open session with this id hash (None when unknown, expired or revoked)."""
+        row = await self._db.fetchrow(
+            "SELECT role, advertiser_id, csrf, expires_at FROM web_sessions "
+            "WHERE id_hash = ? AND revoked_at IS NULL AND expires_at > ?",
+            (id_hash, self._now()))
+        return WebSession(row[0], None if row[1] is None else int(row[1]), str(row[2]),
+                          str(row[3])) if row else None
+
+    async def revoke_web_session(self, id_hash: str) -> bool:
+        """End one session (logging out)."""
+        async with self._transaction() as db:
+            return await db.execute(
+                "UPDATE web_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL",
+                (self._now(), id_hash)) == 1
+
+    async def revoke_web_sessions(self, *, actor: str) -> int:
+        """End every open session (operators' and advertisers'); audited."""
+        async with self._transaction() as db:
+            count = await db.execute(
+                "UPDATE web_sessions SET revoked_at = ? WHERE revoked_at IS NULL "
+                "AND expires_at > ?", (self._now(), self._now()))
+            await self._audit(db, actor, "web sessions", "web console",
+                              f"{count} session(s) revoked", "")
+            return count
+
+    async def record_login_failure(self, address: str) -> None:
+        """Count a failed login from `address` (old failures are dropped on the way)."""
+        async with self._transaction() as db:
+            await db.execute("INSERT INTO web_login_failures (address, at) VALUES (?, ?)",
+                             (storable(address), self._now()))
+
+    async def login_failures(self, address: str, since: datetime) -> int:
+        """Failed logins from `address` since `since`."""
+        row = await self._db.fetchrow(
+            "SELECT COUNT(*) FROM web_login_failures WHERE address = ? AND at >= ?",
+            (storable(address), iso(since)))
+        return int(row[0]) if row else 0
+
+    async def forget_login_failures(self, before: datetime) -> int:
+        """Drop failures older than the rate limit's window (nothing needs them)."""
+        async with self._transaction() as db:
+            return await db.execute("DELETE FROM web_login_failures WHERE at < ?",
+                                    (iso(before),))
+
+    async def record_audit(self, actor: str, action: str, subject: str, detail: str,
+                           reason: str = "") -> None:
+        """An audit entry for an action that changes nothing in the database (an export)."""
+        async with self._transaction() as db:
+            await self._audit(db, actor, action, subject, detail, reason)
+
+    async def daily_figures(self, since_day: str) -> list[DayFigures]:
+        """Per day since `since_day` (YYYY-MM-DD): answers, failures, refusals, users who
+        wrote, tokens. Counts only: no text leaves the database here."""
+        rows = await self._db.fetch(
+            "SELECT substr(m.created_at, 1, 10) AS day, "
+            "COUNT(*) FILTER (WHERE m.role = 'assistant' AND m.status = 'complete'), "
+            "COUNT(*) FILTER (WHERE m.role = 'assistant' AND m.status = 'failed'), "
+            "COUNT(*) FILTER (WHERE m.status IN ('refused', 'moderated')), "
+            "COUNT(DISTINCT c.user_id) FILTER (WHERE m.role = 'user'), "
+            "COALESCE(SUM(m.completion_tokens), 0) "
+            "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE m.created_at >= ? GROUP BY substr(m.created_at, 1, 10) ORDER BY day",
+            (since_day,))
+        return [DayFigures(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
+                for r in rows]

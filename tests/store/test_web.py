@@ -1,0 +1,100 @@
+"""The web console's statements on both databases: advertisers own the campaigns of their
+name, sessions expire and are revoked, failed logins are counted, figures per day."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.store import Store
+from tests.support.clock import Clock, StoreOpener
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+async def _campaign(store: Store, advertiser: str) -> int:
+    return await store.add_campaign(
+        advertiser=advertiser, headline="h", body="", url="https://x.example",
+        keywords=["pasta"], categories=[], languages=["en"], cpm_micros=5000,
+        budget_micros=1_000_000, daily_budget_micros=None, start_at="2026-03-01",
+        end_at="2026-04-01", status="active", guild_id=None, created_by="test")
+
+
+async def test_campaigns_belong_to_the_advertiser_of_their_name(open_store: StoreOpener
+                                                                ) -> None:
+    store = await open_store()
+    before = await _campaign(store, "Acme")
+    acme = await store.add_advertiser("Acme", "hash-a", actor="test")
+    after = await _campaign(store, "Acme")
+    other = await _campaign(store, "Bistro")
+    assert [c.id for c in await store.advertiser_campaigns(acme.id)] == [before, after]
+    assert (await store.campaign(other)).advertiser_id is None  # type: ignore[union-attr]
+    assert await store.advertiser_by_token_hash("hash-a") == acme
+    assert await store.advertiser_by_token_hash("hash-b") is None
+    assert [e.action for e in await store.audit_log(limit=5)][:2] == [
+        "campaign add", "campaign add"]
+
+
+async def test_update_keeps_the_budget_above_the_spend(open_store: StoreOpener) -> None:
+    store = await open_store()
+    campaign_id = await _campaign(store, "Acme")
+    assert await store.charge_impression(campaign_id, 400_000, user_id=None,  # type: ignore[arg-type]
+                                         platform="local", matched="pasta", day="2026-03-02")
+    terms = {"headline": "new", "body": "b", "url": "https://y.example", "keywords": ["k"],
+             "categories": [], "languages": ["fr"], "cpm_micros": 6000,
+             "daily_budget_micros": None, "start_at": "2026-03-01", "end_at": "2026-05-01",
+             "actor": "test"}
+    assert not await store.update_campaign(campaign_id, budget_micros=300_000, **terms)
+    assert await store.update_campaign(campaign_id, budget_micros=2_000_000, **terms)
+    updated = await store.campaign(campaign_id)
+    assert updated is not None
+    assert (updated.headline, updated.keywords, updated.budget_micros, updated.spent_micros) == (
+        "new", ("k",), 2_000_000, 400_000)
+
+
+async def test_sessions_expire_and_are_revoked(open_store: StoreOpener) -> None:
+    clock = Clock(T0)
+    store = await open_store(clock)
+    acme = await store.add_advertiser("Acme", "hash-a", actor="test")
+    await store.create_web_session("s1", role="operator", advertiser_id=None, csrf="c1",
+                                   address="1.2.3.4", expires_at=T0 + timedelta(hours=1))
+    await store.create_web_session("s2", role="advertiser", advertiser_id=acme.id, csrf="c2",
+                                   address="1.2.3.4", expires_at=T0 + timedelta(hours=5))
+    session = await store.web_session("s2")
+    assert session is not None and (session.role, session.advertiser_id) == ("advertiser",
+                                                                             acme.id)
+    clock.advance(hours=2)
+    assert await store.web_session("s1") is None  # expired
+    assert await store.web_session("s2") is not None
+    assert await store.replace_advertiser_token(acme.id, "hash-new", actor="test")
+    assert await store.web_session("s2") is None  # a new token ends its sessions
+    await store.create_web_session("s3", role="operator", advertiser_id=None, csrf="c3",
+                                   address="x", expires_at=T0 + timedelta(hours=9))
+    assert await store.revoke_web_session("s3")
+    assert await store.web_session("s3") is None
+
+
+async def test_login_failures_are_counted_per_address(open_store: StoreOpener) -> None:
+    clock = Clock(T0)
+    store = await open_store(clock)
+    for _ in range(3):
+        await store.record_login_failure("1.2.3.4")
+    await store.record_login_failure("5.6.7.8")
+    assert await store.login_failures("1.2.3.4", T0 - timedelta(minutes=1)) == 3
+    clock.advance(minutes=20)
+    assert await store.login_failures("1.2.3.4", clock.now - timedelta(minutes=15)) == 0
+    assert await store.forget_login_failures(clock.now - timedelta(minutes=15)) == 4
+
+
+async def test_daily_figures(open_store: StoreOpener) -> None:
+    clock = Clock(T0)
+    store = await open_store(clock)
+    for name in ("ada", "bob"):
+        user = await store.ensure_user("local", name)
+        conversation = await store.open_conversation(user, "k")
+        await store.add_message(conversation, "user", "hi", status="complete")
+        answer = await store.add_message(conversation, "assistant", "", status="streaming")
+        await store.finish_message(answer, "hello", "complete", completion_tokens=3)
+    clock.advance(days=1)
+    figures = await store.daily_figures("2026-03-01")
+    assert [(d.day, d.answers, d.active_users, d.completion_tokens) for d in figures] == [
+        ("2026-03-02", 2, 2, 6)]
