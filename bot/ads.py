@@ -163,6 +163,9 @@ class AdContext:
     locale: str = "en"
     guild_id: str | None = None
     history: str = ""  # used only when the user opted in to personalisation
+    # The user's saved memories, newest first: only what `Memories.for_ads` allows
+    # (empty unless the user opted in), so an ad never sees a memory otherwise.
+    memories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class AdOffer:
     context: AdContext
     day: str
     personalised: bool = False
+    memory: str | None = None  # the saved memory the match used, named in "why"
 
 
 @dataclass
@@ -283,8 +287,10 @@ class Ads:
         if await self.placement_blocked(ctx):
             return None
         await self.store.end_finished_campaigns()
-        personal = bool(ctx.history) and await self.store.personalize(ctx.user_id)
-        text = f"{ctx.message}\n{ctx.history}" if personal else ctx.message
+        personal = bool(ctx.history or ctx.memories) and await self.store.personalize(
+            ctx.user_id)
+        memories = ctx.memories if personal else ()
+        text = "\n".join([ctx.message, *memories, ctx.history]) if personal else ctx.message
         categories = commercial_categories(text)
         now, day = self.store.now(), self._day()
         best: tuple[float, AdOffer] | None = None
@@ -309,7 +315,9 @@ class Ads:
             if not matched:
                 continue
             score = len(matched) * campaign.cpm_micros
-            offer = AdOffer(campaign, tuple(matched), cost, ctx, day, personal)
+            used = next((m for m in memories if matches(m, campaign.keywords)
+                         or commercial_categories(m) & set(campaign.categories)), None)
+            offer = AdOffer(campaign, tuple(matched), cost, ctx, day, personal, used)
             if best is None or score > best[0]:
                 best = (score, offer)
         return best[1] if best else None
@@ -346,7 +354,7 @@ class Ads:
     def why(self, offer: AdOffer, locale: str = "en") -> str:
         """Why this ad: who paid, what matched, the tier, and the ways out."""
         return explain(offer.campaign.advertiser, offer.matched, offer.personalised,
-                       offer.context.tier.name, locale)
+                       offer.context.tier.name, locale, offer.memory)
 
     def block(self, offer: AdOffer, locale: str = "en") -> str:
         """The sponsored block as plain text (terminal, WhatsApp)."""
@@ -373,10 +381,12 @@ class Ads:
 
 
 def explain(advertiser: str, matched: tuple[str, ...] | list[str], personalised: bool,
-            tier: str, locale: str = "en") -> str:
-    """The "why this ad" text."""
+            tier: str, locale: str = "en", memory: str | None = None) -> str:
+    """The "why this ad" text (naming the saved memory used, when one was)."""
     words = ", ".join(f'"{m.strip().rstrip("*")}"' for m in matched)
     basis = t("why_personal" if personalised else "why_message", locale)
+    if memory is not None:
+        basis = t("why_memory", locale, basis=basis, memory=memory)
     return t("why_ad", locale, advertiser=advertiser, words=words, basis=basis, tier=tier)
 
 

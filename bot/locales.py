@@ -194,6 +194,97 @@ STRINGS: dict[str, dict[str, str]] = {
     "persona_cleared": {"en": "Persona cleared.", "fr": "Persona effacé."},
     "persona_none": {"en": "You have no persona set.", "fr": "Vous n'avez pas de persona."},
     "persona_show": {"en": "Your persona: {persona}", "fr": "Votre persona : {persona}"},
+    # Memory (bot/memory.py, cogs/memory.py) --------------------------------------------
+    "memory_saved": {"en": "Saved to memory: {fact}", "fr": "Enregistré en mémoire : {fact}"},
+    "memory_saved_undo": {
+        "en": "Saved to memory: {fact} (to undo: /memory forget {number})",
+        "fr": "Enregistré en mémoire : {fact} (pour annuler : /memory forget {number})",
+    },
+    "memory_empty": {
+        "en": "There is nothing to remember: give me a fact, e.g. /remember I am vegetarian.",
+        "fr": "Il n'y a rien à retenir : donnez-moi un fait, par ex. /remember je suis "
+              "végétarien.",
+    },
+    "memory_too_long": {
+        "en": "That fact is too long ({size} characters; the limit is {limit}). Please "
+              "say it more briefly.",
+        "fr": "Ce fait est trop long ({size} caractères ; la limite est de {limit}). "
+              "Dites-le plus brièvement.",
+    },
+    "memory_control": {
+        "en": "I can't save that: a memory is a plain fact about you, and this one "
+              "contains chat control codes.",
+        "fr": "Je ne peux pas enregistrer ça : un souvenir est un simple fait sur vous, et "
+              "celui-ci contient des codes de contrôle.",
+    },
+    "memory_full": {
+        "en": "Your memory is full ({limit} facts). Forget some first: /memory lists them.",
+        "fr": "Votre mémoire est pleine ({limit} faits). Oubliez-en d'abord : /memory "
+              "les liste.",
+    },
+    "memory_is_off": {
+        "en": "Memory is off, so nothing was saved. /memory on turns it back on.",
+        "fr": "La mémoire est désactivée : rien n'a été enregistré. /memory on la réactive.",
+    },
+    "memory_none": {
+        "en": "I have no saved memories about you.",
+        "fr": "Je n'ai aucun souvenir enregistré sur vous.",
+    },
+    "memory_title": {
+        "en": "What I remember about you ({count} of {limit}):",
+        "fr": "Ce dont je me souviens sur vous ({count} sur {limit}) :",
+    },
+    "memory_off_note": {
+        "en": "Memory is off: nothing is saved or used until /memory on.",
+        "fr": "La mémoire est désactivée : rien n'est enregistré ni utilisé jusqu'à "
+              "/memory on.",
+    },
+    "memory_no_such": {
+        "en": "There is no memory number {number} (you have {count}).",
+        "fr": "Il n'y a pas de souvenir numéro {number} (vous en avez {count}).",
+    },
+    "memory_forgotten": {"en": "Forgotten.", "fr": "Oublié."},
+    "memory_gone": {"en": "That memory is already gone.", "fr": "Ce souvenir n'existe plus."},
+    "memory_cleared": {
+        "en": "Forgot all {count} of your memories.",
+        "fr": "J'ai oublié vos {count} souvenirs.",
+    },
+    "memory_on": {
+        "en": "Memory is on: I save what you ask me to remember and use it in my answers.",
+        "fr": "La mémoire est activée : je retiens ce que vous me demandez et m'en sers "
+              "dans mes réponses.",
+    },
+    "memory_off": {
+        "en": "Memory is off: nothing is saved or used (your saved facts are kept until "
+              "you clear them).",
+        "fr": "La mémoire est désactivée : rien n'est enregistré ni utilisé (vos faits "
+              "restent jusqu'à ce que vous les effaciez).",
+    },
+    "memory_usage": {
+        "en": "Usage: /memory [list | add FACT | forget N | clear | off | on]; "
+              "/remember FACT; /temporary on|off.",
+        "fr": "Usage : /memory [list | add FAIT | forget N | clear | off | on] ; "
+              "/remember FAIT ; /temporary on|off.",
+    },
+    "temporary_on": {
+        "en": "Temporary chat is on: nothing of our conversation is stored, no memory is "
+              "read or saved, and no ads. /temporary off ends it.",
+        "fr": "Discussion temporaire activée : rien de notre conversation n'est enregistré, "
+              "aucune mémoire n'est lue ni enregistrée, et pas d'annonces. /temporary off "
+              "y met fin.",
+    },
+    "temporary_off": {
+        "en": "Temporary chat is off: conversations are stored again.",
+        "fr": "Discussion temporaire désactivée : les conversations sont de nouveau "
+              "enregistrées.",
+    },
+    "temporary_notice": {
+        "en": "Temporary chat: this conversation is not saved.",
+        "fr": "Discussion temporaire : cette conversation n'est pas enregistrée.",
+    },
+    "temporary_usage": {"en": "Usage: /temporary on|off", "fr": "Usage : /temporary on|off"},
+    "btn_undo": {"en": "Undo", "fr": "Annuler"},
+    "btn_forget_n": {"en": "Forget {number}", "fr": "Oublier {number}"},
     "premium_status": {
         "en": "You are on the **{tier}** tier ({source}). Today: {used}/{limit} messages "
               "(resets at 00:00 UTC).",
@@ -247,6 +338,10 @@ STRINGS: dict[str, dict[str, str]] = {
               "supprime les annonces.",
     },
     "why_message": {"en": "your message", "fr": "votre message"},
+    "why_memory": {
+        "en": "{basis} and your saved memory \"{memory}\"",
+        "fr": "{basis} et votre souvenir enregistré « {memory} »",
+    },
     "why_personal": {
         "en": "your conversation (you turned personalisation on)",
         "fr": "votre conversation (vous avez activé la personnalisation)",
@@ -478,6 +573,22 @@ COMMAND_FR: dict[str, str] = {
     "stats": "stats",
     "Usage, answers, tokens and ads today": "Usage, réponses, jetons et annonces du jour",
     "allow": "autoriser",
+    "memory": "memoire",
+    "What Causette remembers about you": "Ce dont Causette se souvient sur vous",
+    "Your saved memories, with buttons to forget them":
+        "Vos souvenirs enregistrés, avec des boutons pour les oublier",
+    "Save a fact about you": "Enregistrer un fait sur vous",
+    "fact": "fait",
+    "The fact, e.g. 'I am vegetarian'": "Le fait, par ex. « je suis végétarien »",
+    "Forget one memory by its number": "Oublier un souvenir par son numéro",
+    "number": "numero",
+    "Its number in /memory list": "Son numéro dans /memory list",
+    "Forget all your memories": "Oublier tous vos souvenirs",
+    "Stop saving and using memories": "Ne plus enregistrer ni utiliser de souvenirs",
+    "Save and use memories again": "Enregistrer et utiliser à nouveau les souvenirs",
+    "temporary": "temporaire",
+    "Temporary chat: nothing stored, no memory, no ads":
+        "Discussion temporaire : rien d'enregistré, sans mémoire, sans annonces",
     "block": "bloquer",
     "clear": "effacer",
 }
