@@ -1,0 +1,39 @@
+"""The WhatsApp surface (Cloud API).
+
+- `webhook`: `WhatsAppBot`, the aiohttp webhook that stores each message before it
+  acknowledges it and answers from the stored row; `serve` runs it
+- `graph`: `GraphClient`, the Graph API client (429/5xx retried, Retry-After honoured)
+- `payloads`: the signature check and the messages in a delivery
+- `owners`: which process owns a stored message, and whether it died
+"""
+
+from bot.whatsapp.graph import WHATSAPP_LIMIT, GraphClient, GraphError, retry_after_seconds
+from bot.whatsapp.owners import new_owner, node_id, owner_is_dead
+from bot.whatsapp.payloads import IncomingMessage, parse_delivery, signature_ok
+from bot.whatsapp.webhook import (
+    CONVERSATION_KEY,
+    HELP,
+    PLATFORM,
+    WhatsAppBot,
+    missing_settings,
+    serve,
+)
+
+__all__ = [
+    "CONVERSATION_KEY",
+    "HELP",
+    "PLATFORM",
+    "WHATSAPP_LIMIT",
+    "GraphClient",
+    "GraphError",
+    "IncomingMessage",
+    "WhatsAppBot",
+    "missing_settings",
+    "new_owner",
+    "node_id",
+    "owner_is_dead",
+    "parse_delivery",
+    "retry_after_seconds",
+    "serve",
+    "signature_ok",
+]

@@ -1,0 +1,58 @@
+"""What Meta delivers to the webhook: its signature, and the messages in a payload."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
+    """Check `X-Hub-Signature-256: sha256=<hex>` against the raw body, in constant time."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One message of a webhook delivery, as much as Causette needs of it."""
+
+    id: str
+    sender: str
+    phone_number_id: str
+    kind: str
+    text: str | None
+
+
+def parse_delivery(payload: Any) -> list[IncomingMessage]:
+    """The messages in a webhook payload; statuses and unknown shapes are skipped."""
+    found: list[IncomingMessage] = []
+    if not isinstance(payload, dict):
+        return found
+    for entry in _list(payload.get("entry")):
+        for change in _list(as_dict(entry).get("changes")):
+            value = as_dict(as_dict(change).get("value"))
+            phone_number_id = str(as_dict(value.get("metadata")).get("phone_number_id", ""))
+            for message in _list(value.get("messages")):
+                message = as_dict(message)
+                message_id, sender = message.get("id"), message.get("from")
+                if not isinstance(message_id, str) or not isinstance(sender, str):
+                    continue
+                kind = str(message.get("type", "unknown"))
+                body = as_dict(message.get("text")).get("body") if kind == "text" else None
+                found.append(IncomingMessage(message_id, sender, phone_number_id, kind,
+                                             body if isinstance(body, str) else None))
+    return found
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
