@@ -112,5 +112,21 @@ case "$(llama_state .venv/bin/python "$pin")" in
     ;;
 esac
 
+# The web console's browser tests drive Debian's chromium through Playwright, which
+# cannot download a browser of its own here; only the dev extra needs it.
+if [ "$extra" = dev ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Debian's chromium for the web console's browser tests (apt-get," \
+      "once; about a minute on a fast mirror)..."
+    export DEBIAN_FRONTEND=noninteractive
+    with_ticker "installing chromium" sh -c \
+      'apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null &&
+       apt-get install -y -q chromium >/dev/null; }'
+  else
+    echo "No /usr/bin/chromium, and apt-get is not available as root: the browser tests" \
+      "will be skipped (sudo apt-get install chromium adds it)."
+  fi
+fi
+
 echo "Default model (SmolLM2-135M-Instruct, 94 MiB, checked by SHA-256):"
 .venv/bin/causette model fetch
