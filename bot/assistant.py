@@ -22,6 +22,7 @@ from bot.engine import (
     SamplingParams,
 )
 from bot.locales import t
+from bot.memory import Memories, remember_in_message
 from bot.metrics import Metrics
 from bot.moderation import Moderation, OutputWatch
 from bot.planning import PromptPlanner, clean_text, with_persona
@@ -34,7 +35,7 @@ from bot.prompts import (
 )
 from bot.replies import EMPTY_ANSWER, Inbound, Outcome, Reply
 from bot.safety import Crisis, crisis_opening, detect_crisis
-from bot.store import MessageStatus, Store, StoredMessage
+from bot.store import MemorySettings, MessageStatus, Store, StoredMessage
 from bot.tiers import Admission, Subject, TierDecision, Tiers
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,9 @@ class Assistant:
         self.tiers = Tiers(settings, store)
         self.ads = Ads(settings, store, self.metrics)
         self.privacy = Privacy(settings, store)
+        self.memory = Memories(settings, store, engine)
         self._finishers: set[asyncio.Task[Outcome]] = set()
+        self._background: set[asyncio.Task[object]] = set()  # MEMORY_AUTO suggestions
         self.planner = PromptPlanner(settings, engine)
         self.moderation = Moderation.from_settings(settings)
         self.moderation.on_error = self.metrics.moderation_unavailable
@@ -81,8 +84,10 @@ class Assistant:
         # (and never refused); anything else is screened against what is refused here.
         crisis = detect_crisis(readable, lang)
         refused = await self._refused_here(inbound)
+        user_id = await self.store.ensure_user(inbound.platform, inbound.user)
+        state = await self.store.memory_settings(user_id)
         if crisis is None:
-            refusal = await self._screen(inbound, readable, refused)
+            refusal = await self._screen(inbound, readable, refused, state.temporary)
             if refusal is not None:
                 return self._refuse(refusal)
         decision = await self.tiers.resolve(inbound.subject)
@@ -95,7 +100,7 @@ class Assistant:
             self.metrics.crisis()
         try:
             return await self._start(inbound, decision, admission, system_prompt, max_tokens,
-                                     crisis, refused)
+                                     crisis, refused, user_id, state)
         except Exception:
             # Nothing was answered (e.g. the database failed): the message is not counted.
             await self._refund(admission, inbound.user_ref)
@@ -108,8 +113,8 @@ class Assistant:
             chosen = await self.store.guild_moderation(inbound.guild_ref.partition(":")[2])
         return self.moderation.refused_categories(chosen)
 
-    async def _screen(self, inbound: Inbound, text: str,
-                      refused: frozenset[str]) -> Reply | None:
+    async def _screen(self, inbound: Inbound, text: str, refused: frozenset[str],
+                      temporary: bool) -> Reply | None:
         """A refusal when the message may not reach the model; its turn is kept as such."""
         lang = inbound.locale
         verdict = await self.moderation.check(text, direction="input")
@@ -123,6 +128,8 @@ class Assistant:
             self.metrics.moderated("input", hits)
             refusal = t("moderation_refused", lang, categories=", ".join(hits))
             reason = "moderation"
+        if temporary:  # temporary chat: even a refused turn is not kept
+            return Reply(refusal=refusal, refusal_reason=reason, temporary=True)
         user_id = await self.store.ensure_user(inbound.platform, inbound.user)
         conversation = await self.store.open_conversation(user_id, inbound.conversation_key)
         stored = await self.store.add_message(conversation, "user", inbound.text,
@@ -137,13 +144,24 @@ class Assistant:
 
     async def _start(self, inbound: Inbound, decision: TierDecision, admission: Admission,
                      system_prompt: str | None, max_tokens: int | None,
-                     crisis: Crisis | None, refused: frozenset[str]) -> Reply:
+                     crisis: Crisis | None, refused: frozenset[str], user_id: int,
+                     state: MemorySettings) -> Reply:
         """Store the user's turn, plan the prompt and submit it (after admission)."""
         lang, tier = inbound.locale, decision.tier
-        user_id = await self.store.ensure_user(inbound.platform, inbound.user)
-        conversation = await self.store.open_conversation(user_id, inbound.conversation_key)
-        history = await self.store.messages(conversation, limit=200)
-        user_message = await self.store.add_message(conversation, "user", inbound.text)
+        notices: list[str] = []
+        conversation = user_message = None
+        history: list[StoredMessage] = []
+        if state.temporary:  # the turn lives in RAM only, and ends with the answer
+            notices.append(t("temporary_notice", lang))
+        else:
+            conversation = await self.store.open_conversation(user_id, inbound.conversation_key)
+            history = await self.store.messages(conversation, limit=200)
+            user_message = await self.store.add_message(conversation, "user", inbound.text)
+            if crisis is None:  # a crisis message is never kept as a memory
+                notices += await remember_in_message(self.memory, user_id, inbound,
+                                                     clean_text(inbound.text))
+        # A crisis answer's prompt is the safety prompt alone: no memory in it.
+        facts = [] if crisis else await self.memory.for_prompt(user_id, state)
 
         system = system_prompt or self.settings.system_prompt
         preface = None
@@ -161,11 +179,13 @@ class Assistant:
         )
         try:
             # Planning tokenizes: while the model restarts it cannot, like submit.
-            plan = await asyncio.to_thread(self.planner.plan, system, history,
-                                           clean_text(inbound.text), lang,
-                                           tier.spec.context_tokens)
-            generation = self.engine.submit(plan.messages, params, tier.spec.priority,
-                                            cache_key=f"conversation:{conversation}")
+            plan = await asyncio.to_thread(
+                lambda: self.planner.plan(system, history, clean_text(inbound.text), lang,
+                                          tier.spec.context_tokens, memories=facts,
+                                          memory_tokens=tier.spec.memory_tokens))
+            generation = self.engine.submit(
+                plan.messages, params, tier.spec.priority,
+                cache_key=f"conversation:{conversation}" if conversation else None)
         except EngineError as exc:
             # The user's turn stays stored: nothing they wrote is lost; nor is their quota.
             await self._refund(admission, inbound.user_ref)
@@ -175,11 +195,11 @@ class Assistant:
             refusal = t("busy", lang, waiting=self.engine.queue_depth) if busy else t(
                 "engine_down", lang)
             return self._refuse(Reply(refusal=refusal, user_message_id=user_message,
-                                      decision=decision,
+                                      decision=decision, temporary=state.temporary,
                                       refusal_reason="busy" if busy else "engine"))
         try:
-            reply_id = await self.store.add_message(conversation, "assistant", "",
-                                                    status="streaming")
+            reply_id = None if conversation is None else await self.store.add_message(
+                conversation, "assistant", "", status="streaming")
         except Exception:
             generation.cancel()  # nowhere to keep the answer: do not compute it
             raise
@@ -190,14 +210,23 @@ class Assistant:
                                                     watch))
         self._finishers.add(finisher)
         finisher.add_done_callback(self._finishers.discard)
-        return Reply(notices=plan.notices, generation=generation, finisher=finisher,
-                     user_message_id=user_message, decision=decision, preface=preface)
+        suggestion = None
+        if (self.settings.memory_auto and conversation is not None and crisis is None
+                and state.enabled and not notices):  # not after an explicit save
+            suggestion = asyncio.create_task(self.memory.suggest(
+                finisher, user_id, clean_text(inbound.text), inbound.conversation_key))
+            self._background.add(suggestion)
+            suggestion.add_done_callback(self._background.discard)
+        return Reply(notices=[*notices, *plan.notices], generation=generation,
+                     finisher=finisher, user_message_id=user_message, decision=decision,
+                     preface=preface, temporary=state.temporary, suggestion=suggestion)
 
     def _refuse(self, reply: Reply) -> Reply:
         self.metrics.refused(reply.refusal_reason or "other")
         return reply
 
-    async def _finish(self, generation: Generation, user_message: int, reply_id: int,
+    async def _finish(self, generation: Generation, user_message: int | None,
+                      reply_id: int | None,
                       tier: str, admission: Admission, user_ref: str,
                       watch: OutputWatch) -> Outcome:
         loop = asyncio.get_running_loop()
@@ -212,7 +241,8 @@ class Assistant:
                 if await watch.observe(text):
                     generation.cancel()  # withheld: stop computing it
                 # Checkpoint long answers, so a crash keeps what the user already saw.
-                if text != saved and loop.time() - saved_at >= CHECKPOINT_SECONDS:
+                if (reply_id is not None and text != saved
+                        and loop.time() - saved_at >= CHECKPOINT_SECONDS):
                     with contextlib.suppress(Exception):  # the final write below retries
                         await self.store.finish_message(reply_id, text, "streaming")
                     saved, saved_at = text, loop.time()
@@ -231,10 +261,11 @@ class Assistant:
         if not result.text.strip():
             await self._refund(admission, user_ref)  # nothing was produced: not counted
         try:
-            await self.store.finish_message(
-                reply_id, result.text, status, prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens, stop_reason=result.stop_reason,
-                moderation=",".join(watch.flagged) or None)
+            if reply_id is not None:  # None: temporary chat, nothing to keep
+                await self.store.finish_message(
+                    reply_id, result.text, status, prompt_tokens=result.prompt_tokens,
+                    completion_tokens=result.completion_tokens,
+                    stop_reason=result.stop_reason, moderation=",".join(watch.flagged) or None)
         except Exception as exc:
             # The user saw the text; they are told it could not be kept. The turn stays
             # `streaming` and becomes `interrupted` at the next sweep.
@@ -253,8 +284,8 @@ class Assistant:
         enters a prompt, so it cannot change an answer. Nothing is charged until the
         surface calls `self.ads.delivered(offer)`.
         """
-        if reply.decision is None or reply.refusal:
-            return None
+        if reply.decision is None or reply.refusal or reply.temporary:
+            return None  # a temporary chat never reaches ad matching
         outcome = await reply.outcome()
         if outcome.status != "complete":
             return None
@@ -266,7 +297,8 @@ class Assistant:
             history = "\n".join(turn.content for turn in turns if turn.role == "user")
         guild = inbound.guild_ref.partition(":")[2] if inbound.guild_ref else None
         context = AdContext(inbound.platform, user_id, reply.decision.tier, inbound.text,
-                            outcome.text, inbound.locale, guild, history)
+                            outcome.text, inbound.locale, guild, history,
+                            await self.memory.for_ads(user_id))
         return await self.ads.choose(context)
 
     async def privacy_command(self, inbound: Inbound, argument: str) -> str:
@@ -366,8 +398,8 @@ class Assistant:
 
     async def drain(self) -> None:
         """Wait until every answer in flight has been stored (used at shutdown)."""
-        if self._finishers:
-            await asyncio.gather(*self._finishers, return_exceptions=True)
+        if self._finishers or self._background:
+            await asyncio.gather(*self._finishers, *self._background, return_exceptions=True)
 
     async def reset(self, platform: str, user: str, conversation_key: str) -> None:
         """Start a fresh conversation; the old one stays stored until the user deletes it."""

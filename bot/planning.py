@@ -1,12 +1,14 @@
 """Prompt planning: what the model is sent for one turn, within the token budgets.
 
-The system prompt (with the user's persona for tiers that unlock it), then as much of
+The system prompt (with the user's persona for tiers that unlock it, and the user's own
+saved memories, newest first, within the tier's memory budget), then as much of
 the conversation's history as the tier's budget allows, newest kept, then the message,
 cut with a note when it alone is too long. Runs off the event loop: it tokenizes.
 """
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from bot.config import Settings
 from bot.engine import ChatMessage, Engine
 from bot.locales import t
-from bot.prompts import PERSONA_TEMPLATE, TRUNCATION_MARKER
+from bot.prompts import MEMORY_LINE, MEMORY_TEMPLATE, PERSONA_TEMPLATE, TRUNCATION_MARKER
 from bot.store import StoredMessage
 
 # History is dropped this many turns at a time when it no longer fits.
@@ -28,6 +30,7 @@ class PromptPlan:
     messages: list[ChatMessage]
     history_used: int
     notices: list[str] = field(default_factory=list)
+    memories_used: int = 0
 
 
 def clean_text(text: str) -> str:
@@ -64,15 +67,35 @@ class PromptPlanner:
             )
         return self._overhead
 
+    def memory_lines(self, memories: Sequence[str], budget: int) -> list[str]:
+        """The facts (newest first) that fit `budget` tokens, each quoted as a JSON
+        string: a fact's quotes or newlines cannot break out of its line."""
+        lines: list[str] = []
+        used = 0
+        for fact in memories:
+            line = MEMORY_LINE.format(fact=json.dumps(fact, ensure_ascii=False))
+            cost = self.engine.count_tokens(line + "\n")
+            if used + cost > budget:
+                break  # strictly newest first: an older fact never displaces a newer one
+            lines.append(line)
+            used += cost
+        return lines
+
     def plan(self, system_prompt: str, history: Sequence[StoredMessage],
                     text: str, locale: str = "en",
-                    history_tokens: int | None = None) -> PromptPlan:
-        """System prompt, then as much history as fits (newest kept), then the message.
+                    history_tokens: int | None = None, *, memories: Sequence[str] = (),
+                    memory_tokens: int = 0) -> PromptPlan:
+        """System prompt (+ the user's memories), then as much history as fits (newest
+        kept), then the message.
 
-        `history_tokens` caps the history (the tier's context budget); the whole prompt
-        never exceeds the context left after the reply.
+        `history_tokens` caps the history (the tier's context budget), `memory_tokens` the
+        memories (the tier's memory budget); the whole prompt never exceeds the context
+        left after the reply.
         """
         budget = self.settings.prompt_token_budget
+        facts = self.memory_lines(memories, memory_tokens) if memories else []
+        if facts:
+            system_prompt = MEMORY_TEMPLATE.format(system=system_prompt, facts="\n".join(facts))
         system = ChatMessage("system", system_prompt)
         current = ChatMessage("user", text)
         notices: list[str] = []
@@ -104,4 +127,5 @@ class PromptPlanner:
         # Token counts of parts need not add up exactly; the whole prompt is the truth.
         while len(messages) > 2 and self.engine.prompt_tokens(messages) > budget:
             del messages[1]
-        return PromptPlan(messages=messages, history_used=len(messages) - 2, notices=notices)
+        return PromptPlan(messages=messages, history_used=len(messages) - 2, notices=notices,
+                          memories_used=len(facts))

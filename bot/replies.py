@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.engine import Generation
 from bot.locales import t
-from bot.store import MessageStatus
+from bot.store import Memory, MessageStatus
 from bot.tiers import Subject, TierDecision
 
 # The error of an answer that ended with no visible text (stored as failed).
@@ -88,8 +88,15 @@ class Reply:
                  finisher: asyncio.Task[Outcome] | None = None,
                  user_message_id: int | None = None,
                  decision: TierDecision | None = None,
-                 refusal_reason: str | None = None, preface: str | None = None) -> None:
+                 refusal_reason: str | None = None, preface: str | None = None,
+                 temporary: bool = False,
+                 suggestion: asyncio.Task[Memory | None] | None = None) -> None:
         self.refusal = refusal
+        # Temporary chat: nothing of this turn is stored, and it never carries an ad.
+        self.temporary = temporary
+        # MEMORY_AUTO: resolves, after the answer, to the fact saved from it (or None);
+        # surfaces show it with a way to undo it.
+        self.suggestion = suggestion
         self.preface = preface  # shown before the answer (the crisis lines), not stored
         self.refusal_reason = refusal_reason
         self.decision = decision
