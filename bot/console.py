@@ -22,6 +22,10 @@ HELP = """Commands:
   /privacy [export|forget]    what is stored; all of it as JSON; delete it all
   /ads personalize on|off     let sponsored replies match your conversation, not just
                               your message (off by default)
+  /remember FACT              save a fact about you ("remember that ..." works too)
+  /memory [list|add FACT|forget N|clear|off|on]
+                              what Causette remembers about you, in your hands
+  /temporary on|off           temporary chat: nothing stored, no memory, no ads
   /help                       show this help
   /quit                       leave (Ctrl-D works too)
 Anything else is sent to the assistant. Ctrl-C stops an answer in progress."""
@@ -86,6 +90,15 @@ async def _show_sponsored(assistant: Assistant, inbound: Inbound, reply: Reply,
     await assistant.ads.delivered(offer)  # printed: now it may be charged
 
 
+async def _show_suggestion(assistant: Assistant, inbound: Inbound, reply: Reply,
+                           io: ConsoleIO) -> None:
+    """MEMORY_AUTO: after the answer, the fact saved from it and how to undo it."""
+    saved = await reply.suggestion if reply.suggestion is not None else None
+    if saved is not None:
+        user_id = await assistant.memory.user_id(inbound)
+        io.stdout.write(await assistant.memory.undo_hint(user_id, saved) + "\n")
+
+
 async def _show(reply: Reply, io: ConsoleIO) -> bool:
     """Print a reply as it comes; False when it ended without a usable answer."""
     out = io.stdout
@@ -136,6 +149,8 @@ async def _command(assistant: Assistant, inbound: Inbound,
             out.write(await assistant.show_persona(inbound) + "\n")
     elif name == "/privacy":
         out.write(await assistant.privacy_command(inbound, rest) + "\n")
+    elif name in ("/remember", "/memory", "/temporary"):
+        out.write(str(await assistant.memory.command(inbound)) + "\n")
     elif name == "/ads":
         choice = rest.strip().lower()
         if choice in ("personalize on", "personalize off"):
@@ -207,6 +222,7 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
                             current.clear()
                         if not handled:
                             await _show_sponsored(assistant, inbound, reply, io)
+                            await _show_suggestion(assistant, inbound, reply, io)
                 except Exception as exc:  # e.g. the database is locked: say so, go on
                     log.error("could not answer: %s", exc)
                     io.stdout.write(f"[{t('failed', 'en')}]\n")

@@ -54,8 +54,10 @@ PLATFORM = "whatsapp"
 WHATSAPP_LIMIT = 4096
 CONVERSATION_KEY = "whatsapp"
 HELP = ("Commands: /reset starts a new conversation, /premium shows your tier and usage, "
-        "/privacy says what is stored (/privacy export, /privacy forget), /help shows "
-        "this. Anything else is a question for the assistant.")
+        "/privacy says what is stored (/privacy export, /privacy forget), /remember FACT "
+        "saves a fact about you, /memory lists them (/memory forget N, clear, off, on), "
+        "/temporary on|off stores nothing, /help shows this. Anything else is a question "
+        "for the assistant.")
 
 # A process holds the rows it answers for this long, and renews that every third of it
 # (with its pick-up of orphans): a row whose lease ran out belongs to a process that
@@ -573,6 +575,9 @@ class WhatsAppBot:
             return Composed(await assistant.privacy_command(inbound, row.body.strip()[8:]))
         if command == "/premium":
             return Composed(await assistant.tiers.summary(inbound.subject))
+        typed = await assistant.memory.command(inbound)  # /remember, /memory, /temporary
+        if typed is not None:
+            return Composed(typed)
         reply = await assistant.handle(inbound)
         if reply.refusal:
             return Composed("\n".join([*reply.notices, reply.refusal]))
@@ -585,7 +590,16 @@ class WhatsAppBot:
         return Composed(text, outcome.assistant_message_id, inbound, reply)
 
     async def _sponsored(self, row: InboundMessage, inbound: Inbound, reply: Reply) -> None:
-        """After the answer was delivered: a sponsored block, charged once delivered."""
+        """After the answer was delivered: a MEMORY_AUTO save with how to undo it, then a
+        sponsored block, charged once delivered."""
+        try:
+            saved = await reply.suggestion if reply.suggestion is not None else None
+            if saved is not None:
+                memory = self.runtime.assistant.memory
+                hint = await memory.undo_hint(await memory.user_id(inbound), saved)
+                await self.graph.send_text(row.channel or "", row.sender or "", hint)
+        except Exception:  # the answer is delivered; the notice is a courtesy
+            log.exception("memory notice for %s failed", row.message_id)
         try:
             offer = await self.runtime.assistant.sponsored(inbound, reply)
             if offer is None:
