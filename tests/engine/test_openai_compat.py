@@ -117,11 +117,17 @@ async def test_server_killed_mid_stream_stores_a_failed_turn(settings: Settings,
         assert turns[-1].status == "failed" and turns[-1].content == outcome.text
 
 
-async def test_bad_request_is_a_clear_error(remote: OpenAIEngine) -> None:
-    remote.settings = remote.settings.model_copy(update={"llm_model": "x"})
-    bad = SamplingParams(max_tokens=-5)
-    result = await remote.submit(chat("Hi"), bad).result()
-    assert result.stop_reason in ("error", "stop", "length")
+async def test_bad_request_is_a_clear_error(settings: Settings, server: Server) -> None:
+    # A path the server does not serve answers 404: a refusal, not a server to retry.
+    wrong = OpenAIEngine(settings.model_copy(update={
+        "llm_backend": "openai", "llm_base_url": f"{server.url}/no-such-api"}))
+    await wrong.start()
+    try:
+        result = await wrong.submit(chat("Hi"), GREEDY).result()
+    finally:
+        await wrong.close()
+    assert result.stop_reason == "error" and result.text == ""
+    assert "refused the request (HTTP 404" in (result.error or "")
     async with aiohttp.ClientSession() as session:  # the server is still fine afterwards
-        async with session.get(remote.servers[0].url + "/models") as response:
+        async with session.get(server.url + "/models") as response:
             assert response.status == 200
