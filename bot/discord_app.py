@@ -22,7 +22,8 @@ from bot.tiers import Subject
 
 log = logging.getLogger(__name__)
 
-COGS = ("cogs.chat", "cogs.admin", "cogs.premium", "cogs.sponsors", "cogs.privacy")
+COGS = ("cogs.chat", "cogs.admin", "cogs.premium", "cogs.sponsors", "cogs.privacy",
+        "cogs.memory")
 
 
 class DiscordStartError(Exception):

@@ -267,6 +267,7 @@ class ChatCog(commands.Cog, name="Chat"):
             await stream.show(final.strip(), final=True)
             if not stream.dead:
                 await self._sponsored(inbound, reply, stream)
+                await self._suggested(inbound, reply, stream, user_id)
         except Exception as exc:  # a store or Discord failure mid-answer: still say so
             log.error("answer to %s failed: %s", inbound.user_ref, exc)
             reply.cancel()
@@ -312,6 +313,15 @@ class ChatCog(commands.Cog, name="Chat"):
         if offer is not None:
             await sponsors.show_ad(offer, stream.messages[-1].channel,  # type: ignore[attr-defined]
                                    inbound.locale)
+
+    async def _suggested(self, inbound: Inbound, reply: Reply, stream: StreamedMessages,
+                         user_id: int) -> None:
+        """MEMORY_AUTO: once the answer is shown, the fact saved from it, with Undo."""
+        cog = self.bot.get_cog("Memory")
+        saved = await reply.suggestion if reply.suggestion is not None else None
+        if cog is not None and saved is not None and stream.messages:
+            await cog.show_saved(saved, stream.messages[-1].channel,  # type: ignore[attr-defined]
+                                 user_id, inbound.locale)
 
     async def shutdown(self) -> None:
         """Stop every answer in progress (each is stored as cancelled)."""

@@ -20,7 +20,7 @@ async def test_memories_are_per_user_and_limited(open_store: StoreOpener) -> Non
     results = await asyncio.gather(*(store.add_memory(ada, f"fact {i}", "explicit", "dm",
                                                       limit=2) for i in range(3)))
     assert sum(r is not None for r in results) == 1
-    assert [m.fact for m in await store.memories(ada)][0] == "I am vegetarian"
+    assert (await store.memories(ada))[0].fact == "I am vegetarian"
     assert len(await store.memories(ada)) == 2
     assert [m.fact for m in await store.memories(bob)] == ["I live in Lyon"]
     # Nobody forgets someone else's memory, even knowing its id.
