@@ -75,7 +75,8 @@ async def open_runtime(settings: Settings, engine: Engine | None = None
                 assistant.metrics.watch_engine(lambda: watched.healthy)
                 supervisor = Supervisor(
                     engine, settings, metrics=assistant.metrics,
-                    on_give_up=lambda why: exiting.start(opener, settings))
+                    on_give_up=lambda why: exiting.start(opener, settings),
+                    record=store.record_event)
                 chores.append(asyncio.create_task(supervisor.run()))
             if settings.metrics_port:
                 assistant.metrics.serve(settings.metrics_port)

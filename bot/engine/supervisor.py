@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.config import Settings
 from bot.engine.protocol import Supervised
@@ -33,12 +33,14 @@ class Supervisor:
     """Watches one engine; restarts it when it stops; gives up after bounded tries."""
 
     def __init__(self, engine: Supervised, settings: Settings, *,
-                 on_give_up: Callable[[str], None], metrics: Metrics | None = None) -> None:
+                 on_give_up: Callable[[str], None], metrics: Metrics | None = None,
+                 record: Callable[[str, str], Awaitable[None]] | None = None) -> None:
         self.engine = engine
         self.attempts = settings.engine_restart_attempts
         self.backoff = settings.engine_restart_backoff_seconds
         self.metrics = metrics
         self._on_give_up = on_give_up
+        self._record = record  # keeps each event where `causette stats` reads it
         self.failures = 0
         self.restarts = 0
         self.gave_up: str | None = None  # why, once it gave up
@@ -62,10 +64,12 @@ class Supervisor:
             if self.metrics is not None:
                 self.metrics.engine_failed()
             log.error("the model stopped: %s", why)
+            await self._note("engine_stopped", why)
             if restarted_at is not None and time.monotonic() - restarted_at >= STABLE_S:
                 tries = 0
             while True:
                 if tries >= self.attempts:
+                    await self._note("engine_gave_up", why)
                     self._give_up(why)
                     return
                 await asyncio.sleep(min(MAX_BACKOFF_S, self.backoff * 2 ** tries))
@@ -82,7 +86,16 @@ class Supervisor:
                 if self.metrics is not None:
                     self.metrics.engine_restarted()
                 log.warning("the model was restarted (try %s of %s)", tries, self.attempts)
+                await self._note("engine_restarted", f"try {tries} of {self.attempts}")
                 break
+
+    async def _note(self, event: str, detail: str) -> None:
+        if self._record is None:
+            return
+        try:
+            await self._record(event, detail)
+        except Exception as exc:  # the store may be what failed; the log line remains
+            log.error("could not record %s: %s", event, exc)
 
     def _give_up(self, why: str) -> None:
         self.gave_up = why

@@ -50,3 +50,8 @@ class StoreBase:
             "INSERT INTO audit_log (actor, action, subject, detail, reason, at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (actor, action, subject, detail, storable(reason), self._now()))
+
+    async def record_event(self, action: str, detail: str) -> None:
+        """An operational event (the model stopped, restarted...) in the audit log."""
+        async with self._transaction() as db:
+            await self._audit(db, "causette", action, "engine", detail, "")

@@ -158,6 +158,10 @@ class PrivacyMixin(StoreBase):
             # Safety: how many messages were refused and answers withheld, by category
             # (counts only: the texts are never shown to an operator).
             "moderated_today": await self._moderation_counts(day),
+            # The model's health: times it stopped, was restarted, or could not be.
+            "engine_events_today": {str(r["action"]): int(r["n"]) for r in await self._db.rows(
+                "SELECT action, COUNT(*) AS n FROM audit_log WHERE actor = 'causette' "
+                "AND action LIKE 'engine_%' AND at >= ? GROUP BY action", (day,))},
             # Saved memories: how many and for how many users, never what they say.
             **await self.memory_counts(),
         }

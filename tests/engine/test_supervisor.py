@@ -96,6 +96,8 @@ async def test_a_dead_worker_fails_the_answer_stores_it_and_is_restarted(
         assert metric(metrics, "causette_engine_restarts_total") == 1.0
         assert metric(metrics, "causette_engine_up") == 1.0
         assert supervisor.gave_up is None
+        figures = await runtime.store.stats(runtime.store.now().date().isoformat())
+        assert figures["engine_events_today"] == {"engine_stopped": 1, "engine_restarted": 1}
 
 
 async def test_while_stopped_messages_are_refused_clearly(
