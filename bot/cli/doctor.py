@@ -1,5 +1,5 @@
 """`causette doctor`: check everything a start needs; one line per check, with what to
-fix. The checks are in `bot/doctor.py`; this module only prints them."""
+fix. The checks are in `bot/doctor/`; this module only prints them."""
 
 from __future__ import annotations
 
