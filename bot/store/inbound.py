@@ -163,6 +163,28 @@ class InboundMixin(StoreBase):
             rows = await db.fetch(f"{sql} RETURNING {_COLUMNS}", params)
         return sorted((InboundMessage(*row) for row in rows), key=lambda m: m.received_at)
 
+    async def requeue_failed(self, platform: str, message_id: str, *, actor: str) -> bool:
+        """Hand a failed row back to the running webhook: pending, with no owner and no
+        lease, so its next pick-up (`take_orphans`) answers it, once, in whichever
+        process takes it. For a process that holds neither the model nor the platform's
+        token (the web console). False when the row is not failed (already requeued,
+        answered, unknown). Audited in the same transaction.
+
+        `attempts` starts again from 0 (the pick-up counts 1): the earlier tries failed
+        to send, they did not crash a process, so they must not count towards MAX_TAKES.
+        A kept reply and the parts already sent stay: the pick-up sends only the rest,
+        without asking the model again."""
+        async with self._transaction() as db:
+            changed = await db.execute(
+                "UPDATE processed_inbound SET status = 'pending', owner = NULL, "
+                "lease_until = NULL, attempts = 0, error = NULL, updated_at = ? "
+                "WHERE platform = ? AND message_id = ? AND status = 'failed'",
+                (self._now(), platform, message_id)) == 1
+            if changed:
+                await self._audit(db, actor, "inbound retry", f"{platform}:{message_id}",
+                                  "handed back to the webhook's pick-up", "")
+            return changed
+
     async def renew_inbound(self, platform: str, message_ids: Sequence[str], *, owner: str,
                             lease_s: float) -> set[str]:
         """Extend the lease of rows `owner` still holds; return the ids it holds."""

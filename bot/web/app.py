@@ -16,7 +16,7 @@ from aiohttp import web
 from bot.ads import money
 from bot.config import Settings
 from bot.store import Store
-from bot.web import routes_advertiser, routes_campaigns, routes_operator
+from bot.web import routes_advertiser, routes_campaigns, routes_operator, routes_overview
 from bot.web.auth import AUTH_KEY, SESSION_KEY, SETTINGS_KEY, STORE_KEY, Auth, guard
 from bot.web.auth import routes as auth_routes
 
@@ -47,6 +47,7 @@ def build_app(settings: Settings, store: Store) -> web.Application:
         context_processors=[_context])
     env.filters["money"] = money
     app.add_routes(auth_routes)
+    app.add_routes(routes_overview.routes)
     app.add_routes(routes_operator.routes)
     app.add_routes(routes_campaigns.routes)
     app.add_routes(routes_advertiser.routes)

@@ -1,11 +1,11 @@
-"""Operator pages: overview, tiers, privacy. (Campaigns: routes_campaigns.py.)
+"""Operator pages: tiers, privacy. (Overview: routes_overview.py; campaigns:
+routes_campaigns.py.)
 
 An operator sees figures, grants and the audit log, never a conversation's text; the
 only way a text leaves is a user's own data export, which is audited."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -14,42 +14,16 @@ from aiohttp import web
 
 from bot.privacy import Privacy
 from bot.tiers import Tiers
-from bot.web import charts
 from bot.web.auth import SESSION_KEY, SETTINGS_KEY, STORE_KEY, Session
 from bot.web.forms import parse_user, with_notice
 
 routes = web.RouteTableDef()
-FAILED_SHOWN = 20  # WhatsApp deliveries listed one by one (all are counted)
-OVERVIEW_DAYS = 14
 
 
 def _session(request: web.Request) -> Session:
     session = request[SESSION_KEY]
     assert session is not None  # the guard lets no anonymous request this far
     return session
-
-
-@routes.get("/operator")
-@aiohttp_jinja2.template("operator/overview.html")
-async def overview(request: web.Request) -> dict[str, Any]:
-    """Today's figures (the same as `causette stats`), the last days, failed deliveries."""
-    store = request.app[STORE_KEY]
-    today = store.now().date()
-    failed = [row for row in await store.inbound_by_status("failed", limit=FAILED_SHOWN)
-              if row.platform == "whatsapp"]
-    return {"figures": await store.stats(today.isoformat()),
-            "days": await store.daily_figures(
-                (today - timedelta(days=OVERVIEW_DAYS - 1)).isoformat()),
-            "failed": failed, "notice": request.query.get("notice", "")}
-
-
-@routes.get("/operator/overview.png")
-async def overview_chart(request: web.Request) -> web.Response:
-    """Answers and active users per day, drawn off the event loop."""
-    store = request.app[STORE_KEY]
-    since = (store.now().date() - timedelta(days=OVERVIEW_DAYS - 1)).isoformat()
-    png = await asyncio.to_thread(charts.activity_chart, await store.daily_figures(since))
-    return web.Response(body=png, content_type="image/png")
 
 
 # Tiers --------------------------------------------------------------------------------

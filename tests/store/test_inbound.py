@@ -168,3 +168,45 @@ async def test_rows_of_the_dedup_only_schema_stay_answered(tmp_path: Path) -> No
         assert await store.integrity_check() == "ok"
     finally:
         await store.close()
+
+
+async def test_a_failed_row_requeued_is_taken_once_by_the_next_pickup(
+        open_store: StoreOpener) -> None:
+    clock = Clock(START)
+    store, other = await open_store(clock), await open_store(clock)
+    await store.accept_inbound("whatsapp", [new("wamid.R"), new("wamid.Q")], owner="me",
+                               lease_s=60)
+    assert await store.keep_reply("whatsapp", "wamid.R", owner="me", reply="Kept answer",
+                                  reply_message_id=None, lease_s=60)
+    assert await store.parts_sent("whatsapp", "wamid.R", owner="me", parts=1, lease_s=60)
+    assert await store.finish_inbound("whatsapp", "wamid.Q", owner="me", status="answered")
+    # Taken MAX_TAKES times (each owner died), then failed: once requeued, the pick-up
+    # must answer it, not fail it as a message that crashes every process.
+    for n in range(MAX_TAKES - 1):
+        clock.advance(seconds=61)
+        [taken] = await store.take_orphans("whatsapp", owner=f"dead{n}", lease_s=60, limit=1)
+    assert taken.attempts == MAX_TAKES
+    assert await store.finish_inbound("whatsapp", "wamid.R", owner=taken.owner or "",
+                                      status="failed", error="HTTP 500")
+    assert not await store.requeue_failed("whatsapp", "wamid.Q", actor="operator:web")
+    assert not await store.requeue_failed("whatsapp", "wamid.NONE", actor="operator:web")
+    # Two operators press Retry at once: one hands it back, the other changes nothing.
+    requeued = await asyncio.gather(*(
+        (store if n % 2 else other).requeue_failed("whatsapp", "wamid.R", actor=f"op:{n}")
+        for n in range(6)))
+    assert sum(requeued) == 1
+    row = await store.inbound_message("whatsapp", "wamid.R")
+    assert row is not None
+    assert (row.status, row.owner, row.error, row.attempts, row.reply, row.sent_parts) == (
+        "pending", None, None, 0, "Kept answer", 1)
+    [entry] = [e for e in await store.audit_log(limit=5) if e.action == "inbound retry"]
+    assert (entry.subject, entry.actor.startswith("op:")) == ("whatsapp:wamid.R", True)
+    # Unowned, it is an orphan at once: of the processes picking up, exactly one takes it.
+    takes = await asyncio.gather(*(
+        (store if n % 2 else other).take_orphans("whatsapp", owner=f"p{n}", lease_s=60,
+                                                 limit=10) for n in range(6)))
+    assert [row.message_id for rows in takes for row in rows] == ["wamid.R"]
+    [taken] = [rows[0] for rows in takes if rows]
+    assert (taken.status, taken.attempts, taken.reply, taken.sent_parts) == (
+        "pending", 1, "Kept answer", 1)
+    assert not await store.requeue_failed("whatsapp", "wamid.R", actor="operator:web")

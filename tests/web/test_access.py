@@ -18,7 +18,8 @@ OPERATOR_ACTIONS = ["/operator/tiers/grant", "/operator/tiers/revoke",
                     "/operator/advertisers", "/operator/campaigns/new",
                     "/operator/campaigns/{a}", "/operator/campaigns/{a}/pause",
                     "/operator/campaigns/{a}/resume", "/operator/privacy/export",
-                    "/operator/privacy/forget", "/operator/sessions/revoke"]
+                    "/operator/privacy/forget", "/operator/sessions/revoke",
+                    "/operator/whatsapp/retry"]
 ADVERTISER_PAGES = ["/advertiser", "/advertiser/campaigns/{a}",
                     "/advertiser/campaigns/{a}/chart.png",
                     "/advertiser/campaigns/{a}/report.csv"]
