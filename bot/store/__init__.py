@@ -11,11 +11,11 @@ from bot.store.guilds import GuildRule
 from bot.store.memories import Memory, MemorySettings, MemorySource
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.store.tiers import AuditEntry, TierGrant
-from bot.store.web import DayFigures, WebRole, WebSession
+from bot.store.web import DayFigures, DaySpeed, WebRole, WebSession
 
 __all__ = [
     "MIGRATIONS", "SCHEMA_VERSION", "Advertiser", "AuditEntry", "Campaign", "CampaignDay",
-    "DayFigures", "GuildRule",
+    "DayFigures", "DaySpeed", "GuildRule",
     "Memory", "MemorySettings", "MemorySource", "MessageStatus", "Role", "Store",
     "StoreError", "StoredMessage", "TierGrant", "WebRole", "WebSession", "iso", "utc_now",
 ]

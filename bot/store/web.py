@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from statistics import median
 from typing import Literal
 
 from bot.store.base import iso
 from bot.store.common import StoreBase, storable
 
 WebRole = Literal["operator", "advertiser"]
+
+# The speed figures read one small row per answer; past this many in the window, the
+# newest are measured (a median needs no more), so a busy service's overview stays cheap.
+SPEED_SAMPLE = 50_000
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,41 @@ class DayFigures:
     refused: int
     active_users: int
     completion_tokens: int
+
+
+@dataclass(frozen=True)
+class DaySpeed:
+    """How fast one day's complete answers were: their count, the median time from the
+    answer's row being opened to its end, and the median tokens per second."""
+
+    day: str
+    answers: int
+    median_seconds: float | None
+    tokens_per_second: float | None
+
+
+def _speeds(rows: list[tuple[object, ...]]) -> list[DaySpeed]:
+    """Per day, from (created_at, updated_at, completion_tokens) rows."""
+    counts: dict[str, int] = {}
+    seconds: dict[str, list[float]] = {}
+    rates: dict[str, list[float]] = {}
+    for created, updated, tokens in rows:
+        day = str(created)[:10]
+        elapsed = (datetime.fromisoformat(str(updated))
+                   - datetime.fromisoformat(str(created))).total_seconds()
+        counts[day] = counts.get(day, 0) + 1
+        seconds.setdefault(day, [])
+        rates.setdefault(day, [])
+        # An answer stored whole at once (a refusal's text, a crisis preface) took no
+        # measurable time: counted, but it says nothing of the model's speed.
+        if elapsed <= 0:
+            continue
+        seconds[day].append(elapsed)
+        if tokens:
+            rates[day].append(int(str(tokens)) / elapsed)
+    return [DaySpeed(day, counts[day], median(seconds[day]) if seconds[day] else None,
+                     median(rates[day]) if rates[day] else None)
+            for day in sorted(seconds)]
 
 
 class WebMixin(StoreBase):
@@ -114,3 +154,15 @@ class WebMixin(StoreBase):
             (since_day,))
         return [DayFigures(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
                 for r in rows]
+
+    async def answer_speeds(self, since_day: str) -> list[DaySpeed]:
+        """Per day since `since_day`: complete answers, their median duration and median
+        tokens per second (completion tokens over updated_at - created_at of the turn).
+
+        The durations are computed here, in Python, because the two dialects subtract
+        ISO 8601 text timestamps differently; the statement is the same for both."""
+        rows = await self._db.fetch(
+            "SELECT created_at, updated_at, completion_tokens FROM messages "
+            "WHERE role = 'assistant' AND status = 'complete' AND created_at >= ? "
+            "ORDER BY created_at DESC LIMIT ?", (since_day, SPEED_SAMPLE))
+        return _speeds([tuple(row) for row in rows])

@@ -1,4 +1,5 @@
-"""The operator's overview: today's figures, the last days, engine and WhatsApp health.
+"""The operator's overview: today's figures, the last days, engine and WhatsApp health,
+how fast answers come.
 
 The console holds neither the model nor the WhatsApp token, so "retry" on a failed
 delivery does not send anything itself: it hands the row back to the running webhook,
@@ -35,8 +36,11 @@ async def overview(request: web.Request) -> dict[str, Any]:
     store = request.app[STORE_KEY]
     failed = [row for row in await store.inbound_by_status("failed", limit=FAILED_SHOWN)
               if row.platform == PLATFORM]
-    return {"figures": await store.stats(store.now().date().isoformat()),
+    today = store.now().date().isoformat()
+    speeds = await store.answer_speeds(_since(request))
+    return {"figures": await store.stats(today),
             "days": await store.daily_figures(_since(request)),
+            "speeds": speeds, "today_speed": next((d for d in speeds if d.day == today), None),
             "failed": failed, "notice": request.query.get("notice", "")}
 
 
@@ -45,6 +49,14 @@ async def overview_chart(request: web.Request) -> web.Response:
     """Answers and active users per day, drawn off the event loop."""
     figures = await request.app[STORE_KEY].daily_figures(_since(request))
     png = await asyncio.to_thread(charts.activity_chart, figures)
+    return web.Response(body=png, content_type="image/png")
+
+
+@routes.get("/operator/speed.png")
+async def speed_chart(request: web.Request) -> web.Response:
+    """Median answer duration and tokens/s per day, drawn off the event loop."""
+    speeds = await request.app[STORE_KEY].answer_speeds(_since(request))
+    png = await asyncio.to_thread(charts.speed_chart, speeds)
     return web.Response(body=png, content_type="image/png")
 
 

@@ -98,3 +98,30 @@ async def test_daily_figures(open_store: StoreOpener) -> None:
     figures = await store.daily_figures("2026-03-01")
     assert [(d.day, d.answers, d.active_users, d.completion_tokens) for d in figures] == [
         ("2026-03-02", 2, 2, 6)]
+
+
+async def test_answer_speeds_per_day(open_store: StoreOpener) -> None:
+    clock = Clock(T0)
+    store = await open_store(clock)
+    user = await store.ensure_user("local", "ada")
+    conversation = await store.open_conversation(user, "k")
+
+    async def answer(seconds: float, tokens: int | None, status: str = "complete") -> None:
+        turn = await store.add_message(conversation, "assistant", "", status="streaming")
+        clock.advance(seconds=seconds)
+        await store.finish_message(turn, "hello", status,  # type: ignore[arg-type]
+                                   completion_tokens=tokens)
+
+    await answer(2, 40)     # 20 tok/s
+    await answer(4, 40)     # 10 tok/s
+    await answer(10, 300)   # 30 tok/s
+    await answer(1, None)   # a duration, no token count
+    await answer(50, 5, status="failed")  # not a complete answer: not measured
+    # Stored whole at once (no time passed): counted, not measured.
+    await store.add_message(conversation, "assistant", "canned", status="complete")
+    clock.advance(days=1)
+    await answer(0.5, 100)  # 200 tok/s, the next day
+    speeds = await store.answer_speeds("2026-03-01")
+    assert [(d.day, d.answers, d.median_seconds, d.tokens_per_second) for d in speeds] == [
+        ("2026-03-02", 5, 3.0, 20.0), ("2026-03-03", 1, 0.5, 200.0)]
+    assert await store.answer_speeds("2026-03-04") == []

@@ -11,7 +11,8 @@ from bot.web.auth import AUTH_KEY, MAX_FAILURES, SESSION_COOKIE
 from tests.web.conftest import ADMIN_TOKEN, Console, form_csrf, login, post
 
 # (method, path) of every route; {a} is advertiser A's campaign id.
-OPERATOR_PAGES = ["/operator", "/operator/overview.png", "/operator/tiers",
+OPERATOR_PAGES = ["/operator", "/operator/overview.png", "/operator/speed.png",
+                  "/operator/tiers",
                   "/operator/campaigns", "/operator/campaigns/new", "/operator/campaigns/{a}",
                   "/operator/privacy"]
 OPERATOR_ACTIONS = ["/operator/tiers/grant", "/operator/tiers/revoke",
