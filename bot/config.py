@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     web_secure_cookies: bool = Field(False, description="cookies sent over HTTPS only")
     web_session_hours: float = Field(12.0, gt=0.0, le=24.0 * 90,
                                      description="a login lasts this long")
+    # `causette run` serves the console too, in its own process, only when asked: a
+    # separate switch rather than "WEB_PORT set", because WEB_PORT has a default that
+    # `causette web` uses, so it is always set.
+    web_with_run: bool = Field(False, description="`causette run` also serves the console")
     log_format: Literal["text", "json"] = "text"
     ads_every_n_replies: int = Field(3, ge=1, description="at most one ad per N replies")
     ads_max_per_day: int = Field(5, ge=0, description="at most M ads per user per day")

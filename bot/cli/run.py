@@ -8,25 +8,42 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.cli.chat import chat
 from bot.cli.common import report, setup_logging
-from bot.config import load_settings
+from bot.config import Settings, load_settings
+
+
+async def with_console(settings: Settings, bot: Callable[[], Awaitable[int]]) -> int:
+    """Run the bot; with WEB_WITH_RUN, the web console beside it on the same loop,
+    listening before the bot starts and closed once it has stopped."""
+    if not settings.web_with_run:
+        return await bot()
+    from bot.web.app import console_beside  # aiohttp-jinja2 only when the console runs
+
+    async with console_beside(settings):
+        print(f"web console on http://{settings.web_host}:{settings.web_port}/",
+              file=sys.stderr)
+        return await bot()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Start the bot: Discord with a token, else the terminal chat."""
+    """Start the bot: Discord with a token, else the terminal chat (and the web console
+    beside it with WEB_WITH_RUN)."""
     settings = load_settings()
     setup_logging(settings, chat=settings.discord_token is None)
+    # A console that cannot start (no WEB_ADMIN_TOKEN, port taken) is a SettingsError:
+    # one line from the CLI's dispatcher, like any other setting to fix.
     if settings.discord_token is not None:
         from bot.discord_app import DiscordStartError, run_discord
 
         try:
-            return asyncio.run(run_discord(settings))
+            return asyncio.run(with_console(settings, lambda: run_discord(settings)))
         except DiscordStartError as exc:  # one of the CLI's clear errors
             return report(exc)
-    return asyncio.run(chat(settings, args.user))
+    return asyncio.run(with_console(settings, lambda: chat(settings, args.user)))
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

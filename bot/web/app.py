@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -14,7 +16,7 @@ import jinja2
 from aiohttp import web
 
 from bot.ads import money
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.store import Store
 from bot.web import routes_advertiser, routes_campaigns, routes_operator, routes_overview
 from bot.web.auth import AUTH_KEY, SESSION_KEY, SETTINGS_KEY, STORE_KEY, Auth, guard
@@ -55,17 +57,57 @@ def build_app(settings: Settings, store: Store) -> web.Application:
     return app
 
 
-async def serve(settings: Settings, store: Store, *, ready: asyncio.Event | None = None
-                ) -> None:
-    """Serve the console on WEB_HOST:WEB_PORT until cancelled."""
+async def start_site(settings: Settings, store: Store) -> web.AppRunner:
+    """The console listening on WEB_HOST:WEB_PORT on the running loop; the caller
+    stops it with `runner.cleanup()`."""
     runner = web.AppRunner(build_app(settings, store), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.web_host, settings.web_port)
-        await site.start()
-        log.info("web console on http://%s:%s/", settings.web_host, settings.web_port)
+        await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("web console on http://%s:%s/", settings.web_host, settings.web_port)
+    return runner
+
+
+async def serve(settings: Settings, store: Store, *, ready: asyncio.Event | None = None
+                ) -> None:
+    """Serve the console on WEB_HOST:WEB_PORT until cancelled."""
+    runner = await start_site(settings, store)
+    try:
         if ready is not None:
             ready.set()
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def console_beside(settings: Settings) -> AsyncIterator[web.AppRunner | None]:
+    """With WEB_WITH_RUN, the console served on the running loop for as long as the
+    block runs (`causette run`'s bot); otherwise nothing (None).
+
+    It opens its own Store: the bot's runtime opens its store inside the bot's own
+    start-up, and two connections to one database are what `causette web` beside the
+    bot does anyway."""
+    if not settings.web_with_run:
+        yield None
+        return
+    if settings.web_admin_token is None:
+        raise SettingsError("WEB_WITH_RUN=true needs WEB_ADMIN_TOKEN (the operators' "
+                            "login); see README, 'Web console'")
+    store = await Store.from_settings(settings)
+    try:
+        try:
+            runner = await start_site(settings, store)
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise SettingsError(f"WEB_WITH_RUN: cannot listen on {settings.web_host}:"
+                                f"{settings.web_port} ({exc.strerror or exc}); change "
+                                "WEB_PORT or WEB_HOST") from None
+        try:
+            yield runner
+        finally:
+            await runner.cleanup()
+    finally:
+        await store.close()
