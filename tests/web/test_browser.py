@@ -6,7 +6,6 @@ no page logs a console error."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,12 @@ from pydantic import SecretStr
 from bot.replies import Inbound
 from bot.runtime import Runtime
 from bot.web.app import build_app
+from bot.web.screenshots import CHROMIUM_ARGS, chromium
 from tests.web.conftest import ADMIN_TOKEN
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Debian's path, else whichever chromium is on PATH (None: the tests are skipped).
-EXECUTABLE = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Debian's path, else whichever chromium is on PATH (None: the tests are skipped); the
+# launch arguments are those the README's screenshots are taken with.
+EXECUTABLE = chromium()
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="pip install -e '.[dev]'")
 pytestmark = pytest.mark.skipif(
