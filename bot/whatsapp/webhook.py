@@ -1,4 +1,4 @@
-"""The WhatsApp surface: a Cloud API webhook (aiohttp) and a Graph API client.
+"""The WhatsApp webhook: stores each message before acknowledging it, then answers it.
 
 Meta delivers messages to `/webhook`, signed with the app secret, and retries a
 delivery until it gets a 200. So a message is never acknowledged before it is safe:
@@ -20,21 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
-import hashlib
 import hmac
 import json
 import logging
-import math
-import os
-import secrets
 import signal
-import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
 from aiohttp import web
@@ -47,11 +39,13 @@ from bot.store import Store
 from bot.store.inbound import InboundMessage, NewInbound
 from bot.streaming import split_text
 from bot.user_refs import phone_region
+from bot.whatsapp.graph import WHATSAPP_LIMIT, GraphClient, GraphError
+from bot.whatsapp.owners import new_owner, owner_is_dead
+from bot.whatsapp.payloads import parse_delivery, signature_ok
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "whatsapp"
-WHATSAPP_LIMIT = 4096
 CONVERSATION_KEY = "whatsapp"
 HELP = ("Commands: /reset starts a new conversation, /premium shows your tier and usage, "
         "/privacy says what is stored (/privacy export, /privacy forget), /remember FACT "
@@ -68,208 +62,9 @@ LEASE_SECONDS = 60.0
 # answered steadily instead of filling the engine's queue (whose refusal, "busy", would
 # be the answer).
 PICKUP_BATCH = 16
-# A Retry-After longer than this is not waited for inside a request: the row fails with
-# the reason, and an operator retries it later.
-MAX_RETRY_AFTER_S = 120.0
-
 # How answering a row ended: answered; failed (kept, with the reason, for a retry); or
 # still pending (another process holds it now, or a later pick-up sends it again).
 Outcome = Literal["answered", "failed", "pending"]
-
-
-class GraphError(Exception):
-    """The Graph API refused a request, or kept failing past the retry bound."""
-
-
-def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
-    """Check `X-Hub-Signature-256: sha256=<hex>` against the raw body, in constant time."""
-    if not header or not header.startswith("sha256="):
-        return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
-
-
-@dataclass(frozen=True)
-class IncomingMessage:
-    """One message of a webhook delivery, as much as Causette needs of it."""
-
-    id: str
-    sender: str
-    phone_number_id: str
-    kind: str
-    text: str | None
-
-
-def parse_delivery(payload: Any) -> list[IncomingMessage]:
-    """The messages in a webhook payload; statuses and unknown shapes are skipped."""
-    found: list[IncomingMessage] = []
-    if not isinstance(payload, dict):
-        return found
-    for entry in _list(payload.get("entry")):
-        for change in _list(_dict(entry).get("changes")):
-            value = _dict(_dict(change).get("value"))
-            phone_number_id = str(_dict(value.get("metadata")).get("phone_number_id", ""))
-            for message in _list(value.get("messages")):
-                message = _dict(message)
-                message_id, sender = message.get("id"), message.get("from")
-                if not isinstance(message_id, str) or not isinstance(sender, str):
-                    continue
-                kind = str(message.get("type", "unknown"))
-                body = _dict(message.get("text")).get("body") if kind == "text" else None
-                found.append(IncomingMessage(message_id, sender, phone_number_id, kind,
-                                             body if isinstance(body, str) else None))
-    return found
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-# Process identity ------------------------------------------------------------------------
-
-def node_id() -> str:
-    """This machine's boot and PID namespace: where a process id names one process.
-
-    Two containers may share a host name and both run as pid 1, but not a PID
-    namespace; a reboot reuses pids, but not a boot id. Without /proc (not Linux), the
-    host name stands in."""
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        return f"{boot}:{os.stat('/proc/self/ns/pid').st_ino}"
-    except OSError:
-        return f"host:{socket.gethostname()}"
-
-
-def new_owner() -> str:
-    """A name for this process as the owner of rows: node, pid, and a random token (a
-    restarted process that got the same pid is not its predecessor)."""
-    return f"{node_id()}/{os.getpid()}/{secrets.token_hex(4)}"
-
-
-def owner_is_dead(owner: str, me: str) -> bool:
-    """True when `owner` is certainly a process that no longer runs: one of this node
-    whose pid is gone, or an earlier process with this process's pid. Anything else
-    (another machine, a pid still in use) is left to its lease."""
-    node, _, rest = owner.rpartition("/")
-    node, _, pid_text = node.rpartition("/")
-    my_node, _, my_rest = me.rpartition("/")
-    my_node, _, _ = my_node.rpartition("/")
-    if not node or node != my_node or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return rest != my_rest
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, owned by another user
-        return False
-    return False
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """A Retry-After header (seconds, or an HTTP date) as seconds to wait; None if absent
-    or unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value.strip())
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-class GraphClient:
-    """Sends messages through the WhatsApp Cloud API, retrying 429 and 5xx."""
-
-    def __init__(self, session: aiohttp.ClientSession, settings: Settings) -> None:
-        self.session = session
-        self.base = settings.whatsapp_graph_url.rstrip("/")
-        token = settings.whatsapp_access_token
-        self.headers = {"Authorization": f"Bearer {token.get_secret_value() if token else ''}"}
-        self.attempts = settings.whatsapp_send_attempts
-        self.backoff = settings.whatsapp_retry_base_seconds
-        # How to wait between tries (tests record the waits instead of timing them).
-        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-    async def post(self, phone_number_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST to /{phone_number_id}/messages; raise GraphError when it cannot.
-
-        429 and 5xx (and network errors) are tried again, up to WHATSAPP_SEND_ATTEMPTS
-        times, after WHATSAPP_RETRY_BASE_SECONDS doubling each time, or after what the
-        answer's Retry-After asks when that is longer. Another 4xx is final."""
-        url = f"{self.base}/{phone_number_id}/messages"
-        last = ""
-        for attempt in range(self.attempts):
-            asked: float | None = None
-            try:
-                async with self.session.post(url, json=payload, headers=self.headers,
-                                             timeout=aiohttp.ClientTimeout(total=30)) as resp:
-                    if resp.status < 300:
-                        # Accepted: never tried again, even if the body is not JSON.
-                        with contextlib.suppress(ValueError, aiohttp.ClientError,
-                                                 TimeoutError):
-                            data = await resp.json(content_type=None)
-                            return data if isinstance(data, dict) else {}
-                        return {}
-                    last = f"HTTP {resp.status}{await _graph_detail(resp)}"
-                    if resp.status != 429 and resp.status < 500:
-                        raise GraphError(f"Graph API refused the message ({last})")
-                    asked = retry_after_seconds(resp.headers.get("Retry-After"))
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                last = type(exc).__name__
-            if attempt + 1 == self.attempts:
-                break
-            wait = self.backoff * 2 ** attempt
-            if asked is not None:
-                if asked > MAX_RETRY_AFTER_S:
-                    raise GraphError(f"Graph API asked to wait {asked:.0f} s ({last}); "
-                                     "not waited for")
-                wait = max(wait, asked)
-            await self.sleep(wait)
-        raise GraphError(f"Graph API failed {self.attempts} times (last: {last})")
-
-    async def send_text(self, phone_number_id: str, to: str, text: str,
-                        reply_to: str | None = None) -> str | None:
-        """Send one text message (under 4,096 characters); returns its message id."""
-        payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
-                                   "to": to, "type": "text",
-                                   "text": {"preview_url": False, "body": text}}
-        if reply_to:
-            payload["context"] = {"message_id": reply_to}
-        data = await self.post(phone_number_id, payload)
-        messages = data.get("messages")
-        return str(messages[0].get("id")) if isinstance(messages, list) and messages else None
-
-    async def mark_read_and_typing(self, phone_number_id: str, message_id: str) -> None:
-        """Blue ticks and the typing indicator while the answer is generated."""
-        payload = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id,
-                   "typing_indicator": {"type": "text"}}
-        try:
-            await self.post(phone_number_id, payload)
-        except GraphError as exc:  # cosmetic: never stops the answer
-            log.info("could not mark %s read: %s", message_id, exc)
-
-
-async def _graph_detail(resp: aiohttp.ClientResponse) -> str:
-    """Meta's own error message, when its answer has one (it says what to fix)."""
-    with contextlib.suppress(ValueError, aiohttp.ClientError):
-        error = _dict(_dict(await resp.json(content_type=None)).get("error"))
-        message = error.get("message")
-        if isinstance(message, str) and message:
-            return f": {message[:200]}"
-    return ""
 
 
 @dataclass
