@@ -301,18 +301,6 @@ class Assistant:
                             await self.memory.for_ads(user_id))
         return await self.ads.choose(context)
 
-    async def privacy_command(self, inbound: Inbound, argument: str) -> str:
-        """Typed `/privacy [export|forget [confirm]]` for text surfaces."""
-        lang, words = inbound.locale, argument.lower().split()
-        if words[:1] == ["export"]:
-            return (await self.privacy.export(inbound.user_ref)).decode("utf-8")
-        if words[:1] == ["forget"]:
-            if words[1:2] != ["confirm"]:
-                return t("forget_confirm", lang) + " /privacy forget confirm"
-            counts = await self.privacy.forget(inbound.user_ref)
-            return t("forget_done", lang, messages=counts.get("messages", 0))
-        return self.privacy.explain(lang)
-
     # Premium commands ---------------------------------------------------------------
 
     async def gate(self, subject: Subject, command: str, locale: str = "en") -> str | None:

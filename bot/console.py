@@ -148,7 +148,8 @@ async def _command(assistant: Assistant, inbound: Inbound,
         else:
             out.write(await assistant.show_persona(inbound) + "\n")
     elif name == "/privacy":
-        out.write(await assistant.privacy_command(inbound, rest) + "\n")
+        answer = await assistant.privacy.command(inbound.user_ref, rest, inbound.locale)
+        out.write(answer + "\n")
     elif name in ("/remember", "/memory", "/temporary"):
         out.write(str(await assistant.memory.command(inbound)) + "\n")
     elif name == "/ads":

@@ -18,6 +18,18 @@ class Privacy:
         self.settings = settings
         self.store = store
 
+    async def command(self, user_ref: str, argument: str, locale: str = "en") -> str:
+        """Typed `/privacy [export|forget [confirm]]` for text surfaces."""
+        words = argument.lower().split()
+        if words[:1] == ["export"]:
+            return (await self.export(user_ref)).decode("utf-8")
+        if words[:1] == ["forget"]:
+            if words[1:2] != ["confirm"]:
+                return t("forget_confirm", locale) + " /privacy forget confirm"
+            counts = await self.forget(user_ref)
+            return t("forget_done", locale, messages=counts.get("messages", 0))
+        return self.explain(locale)
+
     def explain(self, locale: str = "en") -> str:
         """In plain words: what is stored, why, and for how long."""
         days = self.settings.retention_days

@@ -367,7 +367,8 @@ class WhatsAppBot:
         if command == "/help":
             return Composed(HELP)
         if command.startswith("/privacy"):
-            return Composed(await assistant.privacy_command(inbound, row.body.strip()[8:]))
+            return Composed(await assistant.privacy.command(
+                inbound.user_ref, row.body.strip()[8:], inbound.locale))
         if command == "/premium":
             return Composed(await assistant.tiers.summary(inbound.subject))
         typed = await assistant.memory.command(inbound)  # /remember, /memory, /temporary
