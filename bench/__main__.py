@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +28,23 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--users", type=int, default=200)
     load.add_argument("--messages", type=int, default=2, help="messages per user")
     load.add_argument("--json", action="store_true", help="print one JSON object")
+    peer = subs.add_parser("peer", help="the engine beside llama-server and "
+                                        "llama-batched-bench (built once, cached)")
+    peer.add_argument("--runs", type=int, default=1, help="whole runs; figures are medians")
+    peer.add_argument("--tokens", type=int, default=128, help="tokens per answer")
+    peer.add_argument("--chat-tokens", type=int, default=64, help="tokens per chat answer")
+    peer.add_argument("--bin-dir", type=Path, default=None,
+                      help="use these llama-server/llama-batched-bench instead of building")
+    peer.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+
+    if args.name == "peer":
+        from bench import peer as bench_peer
+
+        figures = bench_peer.run(runs=args.runs, max_tokens=args.tokens, bin_dir=args.bin_dir,
+                                  chat_tokens=args.chat_tokens)
+        print(json.dumps(figures) if args.json else bench_peer.table(figures))
+        return 0
 
     if args.name == "engine":
         from bench import engine as bench_engine

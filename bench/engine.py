@@ -1,13 +1,18 @@
 """The engine benchmark: reference loop, naive baseline, batched engine at 1/2/4/8
 conversations, the six-turn four-user interleaved conversation, loop lag, peak memory.
 
-Everything runs in one process on the same model and threads, one part after the
-other, so the ratios compare like with like.
+Only one thread of a process ever calls `llama_decode` (llama.cpp's OpenMP pools of two
+decoding threads fight over the cores): the engine decodes on its worker in this
+process, and each baseline (reference loop, raw low-level batch, naive high-level API)
+runs in a spawned process of its own. Each level's prompts differ from every other
+level's from their first tokens on, so no level finds a prompt cached; each level runs
+right beside its baseline, so drift hits both. Every side counts tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import statistics
 import time
@@ -30,11 +35,40 @@ QUESTIONS = [
 ]
 
 
-def _chat(question: str) -> list[ChatMessage]:
-    return [ChatMessage("system", SYSTEM), ChatMessage("user", question)]
+def _chat(question: str, tag: str = "") -> list[ChatMessage]:
+    return [ChatMessage("system", f"{tag}{SYSTEM}"), ChatMessage("user", question)]
 
 
-def reference_tps(engine: BatchedLlamaEngine, settings: Settings, max_tokens: int) -> float:
+def level_chats(level: int, tag: str = "") -> list[list[ChatMessage]]:
+    """A level's conversations: distinct from every other level's from the first words."""
+    return [_chat(QUESTIONS[i % len(QUESTIONS)], f"{tag}Level {level}, conversation {i}. ")
+            for i in range(level)]
+
+
+def _baseline(name: str, *args: Any) -> float:
+    """Run one baseline in a spawned process of its own (its own OpenMP pool)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return float(pool.submit(_run_baseline, name, *args).result())
+
+
+def _run_baseline(name: str, *args: Any) -> float:
+    from bot.engine.llama import LlamaEngine
+
+    settings = load_settings(temperature=0.0)
+    if name == "naive":
+        return naive_tps(settings, *args)
+    engine = BatchedLlamaEngine(settings)  # its model and template only: never started
+    LlamaEngine._load(engine)
+    if name == "reference":
+        return reference_tps(engine, settings, *args)
+    return raw_batched_tps(engine, settings, *args)
+
+
+def reference_tps(engine: BatchedLlamaEngine, settings: Settings, max_tokens: int,
+                  tag: str = "") -> float:
     """A plain single-sequence greedy loop over llama-cpp-python's low-level API."""
     import llama_cpp
 
@@ -48,7 +82,7 @@ def reference_tps(engine: BatchedLlamaEngine, settings: Settings, max_tokens: in
     sampler = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
     llama_cpp.llama_sampler_chain_add(sampler, llama_cpp.llama_sampler_init_greedy())
     try:
-        tokens = engine.render(_chat(QUESTIONS[0]))
+        tokens = engine.render(level_chats(1, tag)[0])
 
         def decode(chunk: list[int], start: int) -> None:
             batch.n_tokens = len(chunk)
@@ -76,7 +110,7 @@ def reference_tps(engine: BatchedLlamaEngine, settings: Settings, max_tokens: in
 
 
 def raw_batched_tps(engine: BatchedLlamaEngine, settings: Settings, users: int,
-                    max_tokens: int) -> float:
+                    max_tokens: int, tag: str = "") -> float:
     """llama.cpp's multi-sequence ceiling here: a plain greedy loop over the low-level
     API, one context with `users` sequences, one `llama_decode` per step for all of
     them (prefill included, as in the engine's figure), no scheduler, no streaming."""
@@ -94,8 +128,7 @@ def raw_batched_tps(engine: BatchedLlamaEngine, settings: Settings, users: int,
     llama_cpp.llama_sampler_chain_add(sampler, llama_cpp.llama_sampler_init_greedy())
     try:
         started = time.perf_counter()
-        prompts = [engine.render(_chat(QUESTIONS[i % len(QUESTIONS)] + f" ({i})"))
-                   for i in range(users)]
+        prompts = [engine.render(chat) for chat in level_chats(users, tag)]
         n, rows = 0, []
         for seq, prompt in enumerate(prompts):
             for i, token in enumerate(prompt):
@@ -132,30 +165,29 @@ def raw_batched_tps(engine: BatchedLlamaEngine, settings: Settings, users: int,
         llama_cpp.llama_free(ctx)
 
 
-def naive_tps(settings: Settings, max_tokens: int, users: int = 4) -> float:
-    """llama-cpp-python's high-level streaming chat serving the requests one by one."""
+def naive_tps(settings: Settings, max_tokens: int, users: int = 4, tag: str = "naive ") -> float:
+    """llama-cpp-python's high-level chat serving the requests one by one (tokens counted
+    by its usage figures, not stream chunks)."""
     from llama_cpp import Llama
 
     llm = Llama(model_path=str(settings.model_path), n_ctx=settings.n_ctx,
                 n_threads=settings.threads, n_threads_batch=settings.threads,
                 n_batch=settings.n_batch, verbose=False)
     started, tokens = time.perf_counter(), 0
-    for question in QUESTIONS[:users]:
-        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
-        for chunk in llm.create_chat_completion(messages, stream=True, temperature=0.0,
-                                                max_tokens=max_tokens):
-            if chunk["choices"][0]["delta"].get("content"):
-                tokens += 1
+    for chat in level_chats(users, tag):
+        messages = [{"role": m.role, "content": m.content} for m in chat]
+        done = llm.create_chat_completion(messages, temperature=0.0,  # type: ignore[arg-type]
+                                          max_tokens=max_tokens)
+        tokens += done["usage"]["completion_tokens"]  # type: ignore[index]
     llm.close()
     return tokens / (time.perf_counter() - started)
 
 
-async def _concurrent(engine: BatchedLlamaEngine, users: int, max_tokens: int
-                      ) -> dict[str, Any]:
+async def _concurrent(engine: BatchedLlamaEngine, users: int, max_tokens: int,
+                      tag: str = "") -> dict[str, Any]:
     params = SamplingParams(max_tokens=max_tokens, temperature=0.0)
     started = time.perf_counter()
-    generations = [engine.submit(_chat(QUESTIONS[i % len(QUESTIONS)] + f" ({i})"), params)
-                   for i in range(users)]
+    generations = [engine.submit(chat, params) for chat in level_chats(users, tag)]
     results = await asyncio.gather(*(g.result() for g in generations))
     elapsed = time.perf_counter() - started
     ttfts = sorted((r.queued_s + (r.first_token_s or 0)) * 1000 for r in results)
@@ -215,13 +247,19 @@ async def run(max_tokens: int = 128) -> dict[str, Any]:
     engine = BatchedLlamaEngine(settings)
     await engine.start()
     try:
-        await _concurrent(engine, 1, 8)  # warm-up
-        reference = reference_tps(engine, settings, max_tokens)
-        levels = {str(n): await _concurrent(engine, n, max_tokens) for n in (1, 2, 4, 8)}
+        await _concurrent(engine, 1, 8, "warm-up ")
+        levels, raw_batched = {}, {}
+        for n in (1, 2, 4, 8):  # each level beside its baseline, alternating who goes first
+            engine_first = n in (1, 4)
+            if engine_first:
+                levels[str(n)] = await _concurrent(engine, n, max_tokens, "engine ")
+            if n == 1:
+                reference = _baseline("reference", max_tokens, "reference ")
+            else:
+                raw_batched[str(n)] = _baseline("raw", n, max_tokens, "raw ")
+            if not engine_first:
+                levels[str(n)] = await _concurrent(engine, n, max_tokens, "engine ")
         lag = await _loop_lag_during(engine, max_tokens)
-        # Last: the first engine run after a second context was made and freed stalls
-        # once (34 ms measured, page faults), which is not what a running bot sees.
-        raw_batched = {str(n): raw_batched_tps(engine, settings, n, max_tokens) for n in (4, 8)}
     finally:
         await engine.close()
     # A fresh engine: each user's first turn starts cold, as it would for a real user,
@@ -243,7 +281,7 @@ async def run(max_tokens: int = 128) -> dict[str, Any]:
             evicted[name] = await _interleaved(engine, turns=4, users=8, max_tokens=64)
         finally:
             await engine.close()
-    naive = naive_tps(settings, max_tokens)
+    naive = _baseline("naive", max_tokens)
     single = levels["1"]["total_tps"]
     return {
         "model": settings.model_path.name, "threads": settings.threads,
@@ -253,6 +291,7 @@ async def run(max_tokens: int = 128) -> dict[str, Any]:
         "single_tps": round(single, 1),
         "total_tps": {k: round(v["total_tps"], 1) for k, v in levels.items()},
         "raw_batched_tps": {k: round(v, 1) for k, v in raw_batched.items()},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "per_user_tps": {k: round(v["per_user_tps"], 1) for k, v in levels.items()},
         "ttft_p50_ms": {k: round(v["ttft_p50_ms"], 1) for k, v in levels.items()},
         "ttft_p95_ms": {k: round(v["ttft_p95_ms"], 1) for k, v in levels.items()},

@@ -42,8 +42,9 @@ def _raw_run(llm: Any, run: int, max_tokens: int) -> tuple[float, float, int]:
     return (first - start) * 1000, speed(tokens, first, last), tokens
 
 
-async def pipeline_run(runtime: Any, system: str, max_tokens: int) -> tuple[float, float, int]:
-    """One answer through the whole pipeline: (first token ms, tokens/s, tokens)."""
+async def pipeline_run(runtime: Any, system: str, max_tokens: int
+                       ) -> tuple[float, float, int, str]:
+    """One answer through the whole pipeline: (first token ms, tokens/s, deltas, text)."""
     assistant = runtime.assistant
     await assistant.reset("local", "bench", "bench")
     start = time.perf_counter()
@@ -51,12 +52,14 @@ async def pipeline_run(runtime: Any, system: str, max_tokens: int) -> tuple[floa
                                    system_prompt=system, max_tokens=max_tokens)
     first = last = 0.0
     tokens = 0
-    async for _ in reply:
+    pieces = []
+    async for delta in reply:
         last = time.perf_counter()
         first = first or last
         tokens += 1
+        pieces.append(str(delta))
     await reply.outcome()
-    return (first - start) * 1000, speed(tokens, first, last), tokens
+    return (first - start) * 1000, speed(tokens, first, last), tokens, "".join(pieces)
 
 
 async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
@@ -71,7 +74,7 @@ async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
                     n_batch=settings.n_batch, n_gpu_layers=settings.n_gpu_layers,
                     verbose=False)
         raw: list[tuple[float, float, int]] = []
-        pipe: list[tuple[float, float, int]] = []
+        pipe: list[tuple[float, float, int, str]] = []
         async with open_runtime(settings) as runtime:
             _raw_run(llm, -1, 8)  # warm-up: page the weights in for both
             await pipeline_run(runtime, SYSTEM.format(run=-1), 8)
@@ -80,7 +83,7 @@ async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
                 pipe.append(await pipeline_run(runtime, SYSTEM.format(run=i), max_tokens))
         llm.close()
 
-    def median(rows: list[tuple[float, float, int]], col: int) -> float:
+    def median(rows: list[tuple[Any, ...]], col: int) -> float:
         return statistics.median(r[col] for r in rows)
 
     raw_tps, pipe_tps = median(raw, 1), median(pipe, 1)

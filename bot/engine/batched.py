@@ -11,7 +11,11 @@ and the tokens already in the sequence is kept). When every sequence is taken, t
 least recently used idle one is reused for another conversation. Its KV is first copied
 to RAM (`KV_SAVE_MB`, least recently evicted dropped first), so coming back restores it
 instead of prefilling the whole history again; either way the continuation is the same
-(tested).
+(tested). A new conversation whose sequence holds less of its prompt than another
+sequence or a saved conversation does (typically the shared system prompt on turn 1)
+gets that prefix's KV copied in (`llama_state_seq_get_data`/`set_data`, then the tail
+cut: llama.cpp's `llama_memory_seq_cp` copies a whole stream across the per-sequence
+KV streams) instead of prefilling it again; the greedy text is the same (tested).
 
 Faults stay with the conversation they concern: a request that cannot start, a sequence
 whose sampling fails, or a sequence that `llama_decode` cannot fit ends alone as an
@@ -56,6 +60,7 @@ class _SavedState:
     size: int
 
 
+_MIN_SHARED = 8  # fewer shared tokens than this are prefilled rather than copied
 _NO_ROOM = 1  # llama_decode: no KV cells left for the batch
 
 
@@ -115,6 +120,11 @@ class BatchedLlamaEngine(LlamaEngine):
         self._saved: OrderedDict[str, _SavedState] = OrderedDict()
         self._saved_bytes = 0
         self.restored_tokens = 0  # KV tokens brought back from RAM instead of prefilled
+        self.shared_tokens = 0  # KV tokens copied from another conversation's prefix
+        # Benchmarks only: end-of-generation tokens are never sampled (as llama-server's
+        # `ignore_eos`), so every request decodes exactly `max_tokens` tokens.
+        self.ignore_eos = False
+        self._eog_bias: Any = None
 
     def _own_context_tokens(self) -> int:
         return 256  # the high-level object only tokenizes; the batched context is below
@@ -245,6 +255,7 @@ class BatchedLlamaEngine(LlamaEngine):
             if generation.cache_key is not None:
                 self._restore(slot, generation.cache_key, prompt)
         keep = common_prefix(slot.tokens, prompt)
+        keep = self._share_prefix(slot, prompt, keep)
         if keep == len(prompt):
             keep -= 1  # the last prompt token must be decoded again to get its logits
         llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, keep, -1)
@@ -257,6 +268,46 @@ class BatchedLlamaEngine(LlamaEngine):
         slot.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         slot.sampler = self._make_sampler(generation)
         self._running.add(generation)
+
+    def _share_prefix(self, slot: _Slot, prompt: list[int], keep: int) -> int:
+        """Copy into `slot` the longest prefix of `prompt` that another sequence or a
+        saved conversation holds (e.g. the shared system prompt of a new conversation),
+        when it is longer than what `slot` keeps; return the tokens now kept.
+
+        The KV of a prefix depends only on its tokens, so the copy is what prefilling it
+        again would compute (greedy texts identical, tested)."""
+        import llama_cpp
+
+        best, donor, state = keep, None, None
+        for other in self._slots:
+            if other is not slot:
+                n = common_prefix(other.tokens, prompt)
+                if n > best or (n == best and donor is not None
+                                and len(other.tokens) < len(donor.tokens)):
+                    best, donor = n, other
+        for saved in self._saved.values():
+            n = common_prefix(saved.tokens, prompt)
+            if n > best:
+                best, donor, state = n, None, saved
+        if best - keep < _MIN_SHARED or (donor is None and state is None):
+            return keep
+        if state is None:
+            assert donor is not None
+            size = llama_cpp.llama_state_seq_get_size(self._ctx, donor.seq)
+            data = (ctypes.c_uint8 * size)()
+            size = llama_cpp.llama_state_seq_get_data(self._ctx, data, size, donor.seq)
+            tokens = donor.tokens
+        else:
+            data, size, tokens = state.data, state.size, state.tokens
+        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
+        slot.tokens = []
+        if not size or not llama_cpp.llama_state_seq_set_data(self._ctx, data, size, slot.seq):
+            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
+            return 0  # not copied (e.g. no room): prefilling from scratch is still correct
+        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, best, -1)
+        slot.tokens = list(tokens[:best])
+        self.shared_tokens += best
+        return best
 
     # Evicted conversations in RAM ----------------------------------------------------
 
@@ -314,6 +365,10 @@ class BatchedLlamaEngine(LlamaEngine):
 
         params = generation.params
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        if self.ignore_eos:  # first: the samplers below never see an end token
+            n_vocab, n_eog, biases = self._eog_biases()
+            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_logit_bias(
+                n_vocab, n_eog, biases))
         if params.temperature <= 0:
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
         else:
@@ -324,6 +379,20 @@ class BatchedLlamaEngine(LlamaEngine):
                 params.temperature))
             llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(seed))
         return chain
+
+    def _eog_biases(self) -> tuple[int, int, Any]:
+        """-inf for every end-of-generation token (llama-server's `ignore_eos`)."""
+        import llama_cpp
+
+        if self._eog_bias is None:
+            n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+            eog = [t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
+            biases = (llama_cpp.llama_logit_bias * len(eog))()
+            for i, token in enumerate(eog):
+                biases[i].token = token  # type: ignore[assignment]
+                biases[i].bias = float("-inf")  # type: ignore[assignment]
+            self._eog_bias = (n_vocab, len(eog), biases)
+        return self._eog_bias
 
     def _free_sampler(self, slot: _Slot) -> None:
         import llama_cpp

@@ -11,7 +11,7 @@ from pathlib import Path
 def test_pipeline_bench_prints_one_json_object(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "pipeline", "--json", "--runs", "1", "--tokens", "8"],
-        capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent)
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     for key in ("raw_tps", "pipeline_tps", "raw_ttft_ms", "pipeline_ttft_ms"):
@@ -21,7 +21,7 @@ def test_pipeline_bench_prints_one_json_object(tmp_path: Path) -> None:
 def test_backend_bench_prints_its_keys(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "backend", "--json", "--runs", "1", "--tokens", "8"],
-        capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent)
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     for key in ("direct_tps", "direct_ttft_ms", "bot_tps", "bot_ttft_ms"):

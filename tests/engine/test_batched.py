@@ -163,3 +163,48 @@ async def test_no_kv_leak_after_a_hundred_conversations(settings: Settings) -> N
         assert rss_mb() - before < 20
     finally:
         await engine.close()
+
+
+async def test_a_new_conversation_reuses_a_prefix_another_sequence_holds(
+        settings: Settings) -> None:
+    """Turn 1 of a new conversation on an empty sequence copies the shared system
+    prompt's KV from the sequence that holds it instead of prefilling it again, and
+    answers exactly as without the copy."""
+    system = ChatMessage("system", "You are Causette, a friendly and patient assistant. "
+                                   "Answer kindly and precisely, in the user's language.")
+    owls = [system, ChatMessage("user", "Tell me about owls.")]
+    cats = [system, ChatMessage("user", "Tell me about cats.")]
+    alone = await make(settings, n_parallel=2)
+    try:
+        expected = await alone.submit(cats, GREEDY, cache_key="cats").result()
+        assert expected.cached_tokens == 0 and alone.shared_tokens == 0
+    finally:
+        await alone.close()
+    engine = await make(settings, n_parallel=2)
+    try:
+        await engine.submit(owls, GREEDY, cache_key="owls").result()
+        reused = await engine.submit(cats, GREEDY, cache_key="cats").result()
+        assert set(engine.resident()) == {"owls", "cats"}  # a sequence each
+        assert reused.cached_tokens > 20 and engine.shared_tokens == reused.cached_tokens
+        assert reused.text == expected.text
+    finally:
+        await engine.close()
+
+
+async def test_a_prefix_is_copied_from_a_saved_conversation(settings: Settings) -> None:
+    system = ChatMessage("system", "You are Causette, a friendly and patient assistant. "
+                                   "Answer kindly and precisely, in the user's language.")
+    engine = await make(settings, n_parallel=2, kv_save_mb=256)
+    try:
+        await engine.submit([system, ChatMessage("user", "Owls?")], GREEDY,
+                            cache_key="owls").result()
+        await engine.submit(chat("Say one."), GREEDY, cache_key="one").result()
+        await engine.submit(chat("Say two."), GREEDY, cache_key="two").result()  # evicts owls
+        assert "owls" in engine.saved() and "owls" not in engine.resident()
+        engine._evict_idle()  # every sequence empty: only the saved KV holds the prefix
+        cats = await engine.submit([system, ChatMessage("user", "Cats?")], GREEDY,
+                                   cache_key="cats").result()
+        assert cats.cached_tokens > 20
+        assert "owls" in engine.saved()  # copied from, not consumed
+    finally:
+        await engine.close()
