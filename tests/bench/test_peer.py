@@ -137,3 +137,43 @@ def test_engine_and_server_decode_the_same_tokens(settings: Any,
     assert [r["tokens"] for r in mine["rows"]] == [12, 12]
     assert [r["tokens"] for r in theirs["rows"]] == [12, 12]
     assert [r["streamed"] for r in theirs["rows"]] == [12, 12]
+
+
+def test_the_peer_is_built_from_the_vendored_source_with_progress(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import subprocess
+    import tarfile
+
+    sdist = tmp_path / "sdist" / f"llama_cpp_python-{peer.LLAMA_CPP_VERSION}.tar.gz"
+    sdist.parent.mkdir()
+    with tarfile.open(sdist, "w:gz") as tar:
+        data = b"project(llama.cpp)\n"
+        info = tarfile.TarInfo(f"llama_cpp_python-{peer.LLAMA_CPP_VERSION}/vendor/llama.cpp/"
+                               "CMakeLists.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    commands: list[list[str]] = []
+
+    class Slow:
+        def __init__(self, command: list[str], **_: Any) -> None:
+            commands.append(command)
+            self.returncode, self.waits = 0, 0
+
+        def wait(self, timeout: float | None = None) -> int:
+            self.waits += 1
+            if self.waits == 1:
+                raise subprocess.TimeoutExpired("cmake", timeout or 0)
+            return 0
+
+    monkeypatch.setattr(peer.subprocess, "Popen", Slow)
+    lines: list[str] = []
+    bin_dir = peer.build(tmp_path, lines.append, every_s=0.01)
+    assert bin_dir == tmp_path / "build" / "bin"
+    assert (tmp_path / "src" / "CMakeLists.txt").read_bytes() == data
+    configure, compile_ = commands
+    for flag in ("-DLLAMA_BUILD_UI=OFF", "-DLLAMA_USE_PREBUILT_UI=OFF", "-DLLAMA_CURL=OFF"):
+        assert flag in configure
+    assert compile_[compile_.index("--target") + 1:][:2] == list(peer.TARGETS)
+    assert "about 5 minutes" in lines[0]
+    assert any(line.startswith("still building, ") for line in lines)
