@@ -32,79 +32,23 @@ import logging
 import queue
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
 from bot.engine.llama import LlamaEngine, failed_message
 from bot.engine.protocol import Generation, GenerationResult, StopReason
+from bot.engine.sampling import eog_biases, make_sampler
+from bot.engine.sequences import (
+    MIN_SHARED,
+    NO_ROOM,
+    Part,
+    SavedState,
+    Slot,
+    common_prefix,
+    decode_message,
+)
 
 log = logging.getLogger(__name__)
-
-
-def common_prefix(a: list[int], b: list[int]) -> int:
-    """Length of the common prefix of two token lists."""
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-@dataclass
-class _SavedState:
-    """An evicted conversation's KV, copied out of its sequence."""
-
-    tokens: list[int]
-    data: Any  # a ctypes uint8 array
-    size: int
-
-
-_MIN_SHARED = 8  # fewer shared tokens than this are prefilled rather than copied
-_NO_ROOM = 1  # llama_decode: no KV cells left for the batch
-
-
-def decode_message(status: int | BaseException) -> str:
-    """What the user of a sequence that llama_decode could not take is told."""
-    if status == _NO_ROOM:
-        return ("The model ran out of memory for this conversation (llama_decode "
-                "returned 1); please try again, or start a new conversation.")
-    if isinstance(status, BaseException):
-        return failed_message(status)
-    return f"The model could not process this conversation (llama_decode returned " \
-           f"{status}); please try again."
-
-
-@dataclass
-class _Slot:
-    """One llama.cpp sequence and what it is doing."""
-
-    seq: int
-    tokens: list[int] = field(default_factory=list)  # tokens whose KV this sequence holds
-    cache_key: str | None = None
-    last_used: float = 0.0
-    generation: Generation | None = None
-    sampler: Any = None
-    pending: list[int] = field(default_factory=list)  # prompt tokens not yet decoded
-    next_token: int | None = None  # sampled, not yet decoded
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    generated: int = 0
-    max_tokens: int = 0
-    pieces: list[str] = field(default_factory=list)
-    decoder: Any = None
-    started: float = 0.0
-    first: float | None = None
-
-
-@dataclass
-class _Part:
-    """What one sequence puts in a batch: its next token, or a chunk of its prompt."""
-
-    slot: _Slot
-    tokens: list[int]
-    logits: bool  # whether the last token's logits are sampled
-    logits_index: int = -1
 
 
 class BatchedLlamaEngine(LlamaEngine):
@@ -115,9 +59,9 @@ class BatchedLlamaEngine(LlamaEngine):
         self.parallel = settings.n_parallel
         self._ctx: Any = None
         self._batch: Any = None
-        self._slots: list[_Slot] = []
+        self._slots: list[Slot] = []
         self._piece = ctypes.create_string_buffer(256)
-        self._saved: OrderedDict[str, _SavedState] = OrderedDict()
+        self._saved: OrderedDict[str, SavedState] = OrderedDict()
         self._saved_bytes = 0
         self.restored_tokens = 0  # KV tokens brought back from RAM instead of prefilled
         self.shared_tokens = 0  # KV tokens copied from another conversation's prefix
@@ -152,7 +96,7 @@ class BatchedLlamaEngine(LlamaEngine):
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
         self._batch = llama_cpp.llama_batch_init(settings.n_batch, 0, 1)
-        self._slots = [_Slot(seq) for seq in range(self.parallel)]
+        self._slots = [Slot(seq) for seq in range(self.parallel)]
 
     def _release_context(self) -> None:
         import llama_cpp
@@ -214,7 +158,7 @@ class BatchedLlamaEngine(LlamaEngine):
                     job.generation._end("error", failed_message(exc))
         return False
 
-    def _choose_slot(self, generation: Generation, prompt: list[int]) -> _Slot:
+    def _choose_slot(self, generation: Generation, prompt: list[int]) -> Slot:
         idle = [s for s in self._slots if s.generation is None]
         if generation.cache_key is not None:
             for slot in idle:
@@ -269,7 +213,7 @@ class BatchedLlamaEngine(LlamaEngine):
         slot.sampler = self._make_sampler(generation)
         self._running.add(generation)
 
-    def _share_prefix(self, slot: _Slot, prompt: list[int], keep: int) -> int:
+    def _share_prefix(self, slot: Slot, prompt: list[int], keep: int) -> int:
         """Copy into `slot` the longest prefix of `prompt` that another sequence or a
         saved conversation holds (e.g. the shared system prompt of a new conversation),
         when it is longer than what `slot` keeps; return the tokens now kept.
@@ -289,7 +233,7 @@ class BatchedLlamaEngine(LlamaEngine):
             n = common_prefix(saved.tokens, prompt)
             if n > best:
                 best, donor, state = n, None, saved
-        if best - keep < _MIN_SHARED or (donor is None and state is None):
+        if best - keep < MIN_SHARED or (donor is None and state is None):
             return keep
         if state is None:
             assert donor is not None
@@ -311,7 +255,7 @@ class BatchedLlamaEngine(LlamaEngine):
 
     # Evicted conversations in RAM ----------------------------------------------------
 
-    def _save(self, slot: _Slot) -> None:
+    def _save(self, slot: Slot) -> None:
         """Copy an evicted conversation's KV to RAM, within KV_SAVE_MB."""
         import llama_cpp
 
@@ -326,7 +270,7 @@ class BatchedLlamaEngine(LlamaEngine):
         if not written:
             return
         self._drop_saved(key)
-        self._saved[key] = _SavedState(list(slot.tokens), data, written)
+        self._saved[key] = SavedState(list(slot.tokens), data, written)
         self._saved_bytes += written
         while self._saved_bytes > budget:
             self._drop_saved(next(iter(self._saved)))
@@ -336,7 +280,7 @@ class BatchedLlamaEngine(LlamaEngine):
         if gone is not None:
             self._saved_bytes -= gone.size
 
-    def _restore(self, slot: _Slot, key: str, prompt: list[int]) -> None:
+    def _restore(self, slot: Slot, key: str, prompt: list[int]) -> None:
         """Put a conversation's saved KV back in `slot`, if it serves this prompt better."""
         import llama_cpp
 
@@ -359,42 +303,11 @@ class BatchedLlamaEngine(LlamaEngine):
         return {key: len(state.tokens) for key, state in self._saved.items()}
 
     def _make_sampler(self, generation: Generation) -> Any:
-        import random
+        if self.ignore_eos and self._eog_bias is None:
+            self._eog_bias = eog_biases(self._vocab)
+        return make_sampler(generation.params, self._eog_bias if self.ignore_eos else None)
 
-        import llama_cpp
-
-        params = generation.params
-        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
-        if self.ignore_eos:  # first: the samplers below never see an end token
-            n_vocab, n_eog, biases = self._eog_biases()
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_logit_bias(
-                n_vocab, n_eog, biases))
-        if params.temperature <= 0:
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
-        else:
-            seed = params.seed if params.seed >= 0 else random.randrange(2**31)
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_p(
-                params.top_p, 1))
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_temp(
-                params.temperature))
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(seed))
-        return chain
-
-    def _eog_biases(self) -> tuple[int, int, Any]:
-        """-inf for every end-of-generation token (llama-server's `ignore_eos`)."""
-        import llama_cpp
-
-        if self._eog_bias is None:
-            n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
-            eog = [t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
-            biases = (llama_cpp.llama_logit_bias * len(eog))()
-            for i, token in enumerate(eog):
-                biases[i].token = token  # type: ignore[assignment]
-                biases[i].bias = float("-inf")  # type: ignore[assignment]
-            self._eog_bias = (n_vocab, len(eog), biases)
-        return self._eog_bias
-
-    def _free_sampler(self, slot: _Slot) -> None:
+    def _free_sampler(self, slot: Slot) -> None:
         import llama_cpp
 
         if slot.sampler is not None:
@@ -403,7 +316,7 @@ class BatchedLlamaEngine(LlamaEngine):
 
     # One step -----------------------------------------------------------------------
 
-    def _step(self, active: list[_Slot]) -> None:
+    def _step(self, active: list[Slot]) -> None:
         for slot in active:
             if slot.generation is not None and slot.generation.cancelled:
                 self._finish(slot, "cancelled")
@@ -412,16 +325,16 @@ class BatchedLlamaEngine(LlamaEngine):
             return
         budget = self.settings.n_batch
         used = 0
-        parts: list[_Part] = []
+        parts: list[Part] = []
         for slot in active:  # every decoding sequence gets its token each step
             if not slot.pending and slot.next_token is not None:
-                parts.append(_Part(slot, [slot.next_token], logits=True))
+                parts.append(Part(slot, [slot.next_token], logits=True))
                 used += 1
         for slot in active:  # prompts share what is left of the batch
             if not slot.pending or used >= budget:
                 continue
             chunk = slot.pending[: budget - used]
-            parts.append(_Part(slot, chunk, logits=len(chunk) == len(slot.pending)))
+            parts.append(Part(slot, chunk, logits=len(chunk) == len(slot.pending)))
             used += len(chunk)
         status = self._decode_making_room(parts)
         if status == 0:
@@ -439,13 +352,13 @@ class BatchedLlamaEngine(LlamaEngine):
             else:
                 self._fail(part.slot, decode_message(status))
 
-    def _decode_making_room(self, parts: list[_Part]) -> int | BaseException:
+    def _decode_making_room(self, parts: list[Part]) -> int | BaseException:
         status = self._decode(parts)
-        if status == _NO_ROOM and self._evict_idle():
+        if status == NO_ROOM and self._evict_idle():
             status = self._decode(parts)  # the room of the evicted sequences may do
         return status
 
-    def _decode(self, parts: list[_Part]) -> int | BaseException:
+    def _decode(self, parts: list[Part]) -> int | BaseException:
         """Decode `parts` in one batch: 0, or llama_decode's status or exception, the
         sequences' KV then cut back to what they held before (so a retry is exact)."""
         import llama_cpp
@@ -476,7 +389,7 @@ class BatchedLlamaEngine(LlamaEngine):
                                               len(part.slot.tokens), -1)
         return status
 
-    def _advance(self, parts: list[_Part]) -> None:
+    def _advance(self, parts: list[Part]) -> None:
         """After a successful decode: the tokens are in the KV; sample where due."""
         for part in parts:
             slot = part.slot
@@ -510,7 +423,7 @@ class BatchedLlamaEngine(LlamaEngine):
                 freed = True
         return freed
 
-    def _fail(self, slot: _Slot, error: str) -> None:
+    def _fail(self, slot: Slot, error: str) -> None:
         """End this slot's request as an error, keeping what was shown, and forget the
         sequence's KV: after a fault it is not trusted for the conversation's next turn."""
         import llama_cpp
@@ -531,7 +444,7 @@ class BatchedLlamaEngine(LlamaEngine):
                 self._running.discard(generation)
                 generation._end("error", error)
 
-    def _sample(self, slot: _Slot, index: int) -> None:
+    def _sample(self, slot: Slot, index: int) -> None:
         import llama_cpp
 
         generation = slot.generation
@@ -556,7 +469,7 @@ class BatchedLlamaEngine(LlamaEngine):
         else:
             slot.next_token = token
 
-    def _finish(self, slot: _Slot, reason: StopReason, error: str | None = None) -> None:
+    def _finish(self, slot: Slot, reason: StopReason, error: str | None = None) -> None:
         generation = slot.generation
         assert generation is not None
         ended = time.perf_counter()

@@ -1,0 +1,74 @@
+"""What the batched engine keeps per llama.cpp sequence, and what it puts in a batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.engine.llama import failed_message
+from bot.engine.protocol import Generation
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """Length of the common prefix of two token lists."""
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+@dataclass
+class SavedState:
+    """An evicted conversation's KV, copied out of its sequence."""
+
+    tokens: list[int]
+    data: Any  # a ctypes uint8 array
+    size: int
+
+
+MIN_SHARED = 8  # fewer shared tokens than this are prefilled rather than copied
+NO_ROOM = 1  # llama_decode: no KV cells left for the batch
+
+
+def decode_message(status: int | BaseException) -> str:
+    """What the user of a sequence that llama_decode could not take is told."""
+    if status == NO_ROOM:
+        return ("The model ran out of memory for this conversation (llama_decode "
+                "returned 1); please try again, or start a new conversation.")
+    if isinstance(status, BaseException):
+        return failed_message(status)
+    return f"The model could not process this conversation (llama_decode returned " \
+           f"{status}); please try again."
+
+
+@dataclass
+class Slot:
+    """One llama.cpp sequence and what it is doing."""
+
+    seq: int
+    tokens: list[int] = field(default_factory=list)  # tokens whose KV this sequence holds
+    cache_key: str | None = None
+    last_used: float = 0.0
+    generation: Generation | None = None
+    sampler: Any = None
+    pending: list[int] = field(default_factory=list)  # prompt tokens not yet decoded
+    next_token: int | None = None  # sampled, not yet decoded
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    generated: int = 0
+    max_tokens: int = 0
+    pieces: list[str] = field(default_factory=list)
+    decoder: Any = None
+    started: float = 0.0
+    first: float | None = None
+
+
+@dataclass
+class Part:
+    """What one sequence puts in a batch: its next token, or a chunk of its prompt."""
+
+    slot: Slot
+    tokens: list[int]
+    logits: bool  # whether the last token's logits are sampled
+    logits_index: int = -1
