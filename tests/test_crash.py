@@ -53,8 +53,8 @@ def test_kill_9_mid_answer_loses_nothing_committed(tmp_path: Path) -> None:
     chat.stdin.write(b"Write a very long story about a lighthouse keeper.\n")
     chat.stdin.flush()
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # until the first checkpoint of the answer
-        if any(r[:2] == ("assistant", "streaming") and r[2] for r in _rows(db)):
+    while time.monotonic() < deadline:  # until a checkpoint holds a sentence's worth
+        if any(r[:2] == ("assistant", "streaming") and len(r[2]) > 20 for r in _rows(db)):
             break
         time.sleep(0.05)
     chat.send_signal(signal.SIGKILL)
