@@ -62,3 +62,34 @@ async def test_channel_prompt_set_show_and_limit(bot: CausetteBot) -> None:
                            [target, {"name": "text", "type": 3, "value": "x" * 5000}],
                            group="config", permissions=MANAGE, resolved=channel_resolved(channel))
     assert "too long" in too_long.ephemeral_texts()[0]
+
+
+async def test_moderation_choices_stay_within_the_floor(bot: CausetteBot) -> None:
+    config = dpytest.get_config()
+    channel, admin = config.channels[0], config.members[0]
+    guild = str(channel.guild.id)
+
+    async def choose(category: str, mode: str) -> str:
+        options = [{"name": "category", "type": 3, "value": category},
+                   {"name": "mode", "type": 3, "value": mode}]
+        calls = await slash(bot, admin, channel, "moderation", options, group="config",
+                            permissions=MANAGE)
+        return calls.ephemeral_texts()[0]
+
+    saved = await choose("sexual", "refuse")
+    assert "sexual" in saved and "sexual/minors" in saved  # the floor is always listed
+    assert await bot.runtime.store.guild_moderation(guild) == ["harassment", "sexual",
+                                                               "violence"]
+    refused = await choose("sexual/minors", "allow")
+    assert "always refused" in refused
+    await choose("violence", "allow")
+    assert await bot.runtime.store.guild_moderation(guild) == ["harassment", "sexual"]
+    await choose("violence", "default")
+    assert await bot.runtime.store.guild_moderation(guild) is None
+    # A member without Manage Server cannot change it.
+    member = config.members[1]
+    calls = await slash(bot, member, channel, "moderation",
+                        [{"name": "category", "type": 3, "value": "sexual"},
+                         {"name": "mode", "type": 3, "value": "refuse"}], group="config")
+    assert "Manage Server" in calls.ephemeral_texts()[0]
+    assert await bot.runtime.store.guild_moderation(guild) is None
