@@ -53,6 +53,19 @@ async def bot(bot_settings: Settings, fake_engine: FakeEngine) -> AsyncIterator[
 
 
 @pytest.fixture
+async def real_bot(bot_settings: Settings) -> AsyncIterator[CausetteBot]:
+    """The bot on the real model (for the flows every feature also tests through it)."""
+    async with open_runtime(bot_settings) as runtime:
+        causette = await build_bot(bot_settings, runtime)
+        await causette._async_setup_hook()
+        dpytest_configure(causette)
+        try:
+            yield causette
+        finally:
+            await dpytest.empty_queue()
+
+
+@pytest.fixture
 def sent_payloads(bot: CausetteBot, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """The JSON payloads of messages the bot sends (dpytest keeps only their text)."""
     http = backend.get_state().http
