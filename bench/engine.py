@@ -18,21 +18,12 @@ import statistics
 import time
 from typing import Any
 
+from bench.questions import QUESTIONS
 from bot.config import Settings, load_settings
 from bot.engine import ChatMessage, SamplingParams
 from bot.engine.batched import BatchedLlamaEngine
 
 SYSTEM = "You are a helpful assistant."
-QUESTIONS = [
-    "Write a detailed story about a lighthouse keeper and a storm.",
-    "Explain how bread is made, step by step, in detail.",
-    "Describe a journey across the mountains in winter.",
-    "Tell me everything you know about the history of tea.",
-    "Write a long letter from a sailor to his family.",
-    "Describe a busy market in a big city at dawn.",
-    "Explain how a bicycle works, part by part.",
-    "Tell a long fairy tale about a clever fox.",
-]
 
 
 def _chat(question: str, tag: str = "") -> list[ChatMessage]:

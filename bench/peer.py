@@ -33,6 +33,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.questions import QUESTIONS
+
 LLAMA_CPP_VERSION = "0.3.36"
 LEVELS = (1, 2, 4, 8)
 CHAT_USERS, CHAT_TURNS, CHAT_SLOTS, CHAT_TOKENS = 8, 6, 4, 64
@@ -42,16 +44,6 @@ CMAKE_FLAGS = ("-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_BUILD_UI=OFF",
                "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
                "-DBUILD_SHARED_LIBS=OFF")
 
-QUESTIONS = [
-    "Write a detailed story about a lighthouse keeper and a storm.",
-    "Explain how bread is made, step by step, in detail.",
-    "Describe a journey across the mountains in winter.",
-    "Tell me everything you know about the history of tea.",
-    "Write a long letter from a sailor to his family.",
-    "Describe a busy market in a big city at dawn.",
-    "Explain how a bicycle works, part by part.",
-    "Tell a long fairy tale about a clever fox.",
-]
 # The chat workload's shared system prompt (about 65 tokens, like the bot's own).
 CHAT_SYSTEM = (
     "You are Causette, a friendly and patient assistant in a chat app. Answer in the "
