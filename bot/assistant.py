@@ -51,6 +51,13 @@ _STATUS_BY_STOP: dict[str, MessageStatus] = {
 }
 
 
+def _waited_ms(result: GenerationResult) -> int | None:
+    """What the user waited for the first token: the queue, then the prefill."""
+    if result.first_token_s is None:
+        return None
+    return round((result.queued_s + result.first_token_s) * 1000)
+
+
 class Assistant:
     """The platform-neutral chat pipeline."""
 
@@ -183,6 +190,7 @@ class Assistant:
                 lambda: self.planner.plan(system, history, clean_text(inbound.text), lang,
                                           tier.spec.context_tokens, memories=facts,
                                           memory_tokens=tier.spec.memory_tokens))
+            waiting = self.engine.queue_depth  # requests ahead of this one
             generation = self.engine.submit(
                 plan.messages, params, tier.spec.priority,
                 cache_key=f"conversation:{conversation}" if conversation else None)
@@ -207,7 +215,7 @@ class Assistant:
                             self.settings.moderation_output_every_chars)
         finisher = asyncio.create_task(self._finish(generation, user_message, reply_id,
                                                     tier.name, admission, inbound.user_ref,
-                                                    watch))
+                                                    watch, waiting))
         self._finishers.add(finisher)
         finisher.add_done_callback(self._finishers.discard)
         suggestion = None
@@ -228,7 +236,7 @@ class Assistant:
     async def _finish(self, generation: Generation, user_message: int | None,
                       reply_id: int | None,
                       tier: str, admission: Admission, user_ref: str,
-                      watch: OutputWatch) -> Outcome:
+                      watch: OutputWatch, waiting: int = 0) -> Outcome:
         loop = asyncio.get_running_loop()
         saved, saved_at = "", loop.time()
         while True:
@@ -265,7 +273,8 @@ class Assistant:
                 await self.store.finish_message(
                     reply_id, result.text, status, prompt_tokens=result.prompt_tokens,
                     completion_tokens=result.completion_tokens,
-                    stop_reason=result.stop_reason, moderation=",".join(watch.flagged) or None)
+                    stop_reason=result.stop_reason, moderation=",".join(watch.flagged) or None,
+                    first_token_ms=_waited_ms(result), queue_depth=waiting)
         except Exception as exc:
             # The user saw the text; they are told it could not be kept. The turn stays
             # `streaming` and becomes `interrupted` at the next sweep.

@@ -295,3 +295,24 @@ async def test_a_model_that_cannot_tokenize_yet_is_a_clear_refusal(settings: Set
         assert reply.refusal_reason == "engine" and reply.refusal
         assert await runtime.assistant.tiers.usage_today("local:ada") == before  # refunded
         assert [(t.role, t.content) for t in await stored(runtime)] == [("user", "Hello?")]
+
+
+async def test_first_token_wait_and_queue_depth_are_kept_per_answer(
+        settings: Settings) -> None:
+    one_slot = settings.model_copy(update={"n_parallel": 1})
+    async with open_runtime(one_slot) as runtime:
+        first = await runtime.assistant.handle(msg("Write a poem about the moon.", "u1"))
+        async for _ in first:
+            break  # answering: the next two wait in the queue behind it
+        others = [await runtime.assistant.handle(msg(f"Hello, I am {u}.", u))
+                  for u in ("u2", "u3")]
+        outcomes = [await r.outcome() for r in (first, *others)]
+        assert all(o.status == "complete" for o in outcomes)
+        today = runtime.store.now().date().isoformat()
+        [day] = await runtime.store.answer_speeds(today)
+    assert day.answers == 3
+    # u3 was submitted while u2 waited: one request ahead of it.
+    assert day.queue_depth_max == 1 and day.queue_depth_median == 0
+    # Measured from submission to the first token, the queue included.
+    assert day.first_token_ms is not None and day.first_token_p95_ms is not None
+    assert 0 < day.first_token_ms <= day.first_token_p95_ms

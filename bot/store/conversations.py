@@ -111,16 +111,20 @@ class ConversationsMixin(StoreBase):
                              prompt_tokens: int | None = None,
                              completion_tokens: int | None = None,
                              stop_reason: str | None = None,
-                             moderation: str | None = None) -> None:
-        """Record how an assistant turn ended, with its text so far."""
+                             moderation: str | None = None,
+                             first_token_ms: int | None = None,
+                             queue_depth: int | None = None) -> None:
+        """Record how an assistant turn ended, with its text so far (and, once known, how
+        long its first token took and how many requests waited before it)."""
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE messages SET content = ?, status = ?, "
                 "prompt_tokens = COALESCE(?, prompt_tokens), completion_tokens = ?, "
-                "stop_reason = ?, moderation = COALESCE(?, moderation), updated_at = ? "
-                "WHERE id = ?",
+                "stop_reason = ?, moderation = COALESCE(?, moderation), "
+                "first_token_ms = COALESCE(?, first_token_ms), "
+                "queue_depth = COALESCE(?, queue_depth), updated_at = ? WHERE id = ?",
                 (storable(content), status, prompt_tokens, completion_tokens, stop_reason,
-                 moderation, self._now(), message_id))
+                 moderation, first_token_ms, queue_depth, self._now(), message_id))
 
     async def set_message_status(self, message_id: int, status: MessageStatus,
                                  stop_reason: str | None = None) -> None:

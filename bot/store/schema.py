@@ -306,6 +306,13 @@ MIGRATIONS: tuple[tuple[Statement, ...], ...] = (
             at TEXT NOT NULL)""",
         "CREATE INDEX web_login_failures_by_address ON web_login_failures (address, at)",
     ),
+    (
+        # How long the user waited (issue 17): milliseconds from the answer's submission
+        # to its first token, and the requests waiting in the engine's queue when it was
+        # submitted. The console runs apart from the model, so it reads them from here.
+        "ALTER TABLE messages ADD COLUMN first_token_ms INTEGER",
+        "ALTER TABLE messages ADD COLUMN queue_depth INTEGER",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

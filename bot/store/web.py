@@ -42,26 +42,45 @@ class DayFigures:
 @dataclass(frozen=True)
 class DaySpeed:
     """How fast one day's complete answers were: their count, the median time from the
-    answer's row being opened to its end, and the median tokens per second."""
+    answer's row being opened to its end, the median tokens per second, how long the
+    user waited for the first token (median and 95th percentile, queue included), and
+    the requests already waiting when an answer was submitted (median and most)."""
 
     day: str
     answers: int
     median_seconds: float | None
     tokens_per_second: float | None
+    first_token_ms: float | None = None
+    first_token_p95_ms: float | None = None
+    queue_depth_median: float | None = None
+    queue_depth_max: int | None = None
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def _speeds(rows: list[tuple[object, ...]]) -> list[DaySpeed]:
-    """Per day, from (created_at, updated_at, completion_tokens) rows."""
+    """Per day, from (created_at, updated_at, completion_tokens, first_token_ms,
+    queue_depth) rows."""
     counts: dict[str, int] = {}
     seconds: dict[str, list[float]] = {}
     rates: dict[str, list[float]] = {}
-    for created, updated, tokens in rows:
+    firsts: dict[str, list[float]] = {}
+    depths: dict[str, list[int]] = {}
+    for created, updated, tokens, first_ms, depth in rows:
         day = str(created)[:10]
         elapsed = (datetime.fromisoformat(str(updated))
                    - datetime.fromisoformat(str(created))).total_seconds()
         counts[day] = counts.get(day, 0) + 1
         seconds.setdefault(day, [])
         rates.setdefault(day, [])
+        # Answers written before schema 10 have neither figure: not measured.
+        if first_ms is not None:
+            firsts.setdefault(day, []).append(float(str(first_ms)))
+        if depth is not None:
+            depths.setdefault(day, []).append(int(str(depth)))
         # An answer stored whole at once (a refusal's text, a crisis preface) took no
         # measurable time: counted, but it says nothing of the model's speed.
         if elapsed <= 0:
@@ -70,7 +89,11 @@ def _speeds(rows: list[tuple[object, ...]]) -> list[DaySpeed]:
         if tokens:
             rates[day].append(int(str(tokens)) / elapsed)
     return [DaySpeed(day, counts[day], median(seconds[day]) if seconds[day] else None,
-                     median(rates[day]) if rates[day] else None)
+                     median(rates[day]) if rates[day] else None,
+                     median(firsts[day]) if day in firsts else None,
+                     _p95(firsts[day]) if day in firsts else None,
+                     median(depths[day]) if day in depths else None,
+                     max(depths[day]) if day in depths else None)
             for day in sorted(seconds)]
 
 
@@ -156,13 +179,15 @@ class WebMixin(StoreBase):
                 for r in rows]
 
     async def answer_speeds(self, since_day: str) -> list[DaySpeed]:
-        """Per day since `since_day`: complete answers, their median duration and median
-        tokens per second (completion tokens over updated_at - created_at of the turn).
+        """Per day since `since_day`: complete answers, their median duration and tokens
+        per second (completion tokens over updated_at - created_at of the turn), first
+        token wait and queue depth (see `DaySpeed`).
 
         The durations are computed here, in Python, because the two dialects subtract
         ISO 8601 text timestamps differently; the statement is the same for both."""
         rows = await self._db.fetch(
-            "SELECT created_at, updated_at, completion_tokens FROM messages "
+            "SELECT created_at, updated_at, completion_tokens, first_token_ms, queue_depth "
+            "FROM messages "
             "WHERE role = 'assistant' AND status = 'complete' AND created_at >= ? "
             "ORDER BY created_at DESC LIMIT ?", (since_day, SPEED_SAMPLE))
         return _speeds([tuple(row) for row in rows])

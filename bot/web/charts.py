@@ -45,18 +45,28 @@ def activity_chart(days: list[DayFigures]) -> bytes:
 
 
 def speed_chart(days: list[DaySpeed]) -> bytes:
-    """A PNG of the median answer duration (bars) and median tokens/s (line) per day;
-    days without a measured answer are gaps, not zeros."""
+    """A PNG of the median answer duration (bars), median tokens/s (line) and the first
+    token's wait (median and 95th percentile) per day; days without a measured answer
+    are gaps, not zeros."""
     plt = _pyplot()
     labels = [d.day for d in days]
     nan = float("nan")
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4), sharex=True)
-    top.bar(labels, [nan if d.median_seconds is None else d.median_seconds for d in days],
-            color="tab:purple")
+
+    def series(values: list[float | None]) -> list[float]:
+        return [nan if v is None else v for v in values]
+
+    figure, (top, middle, bottom) = plt.subplots(3, 1, figsize=(7, 5.5), sharex=True)
+    top.bar(labels, series([d.median_seconds for d in days]), color="tab:purple")
     top.set_ylabel("median seconds")
-    top.set_title("Answer duration and speed per day")
-    bottom.plot(labels, [nan if d.tokens_per_second is None else d.tokens_per_second
-                         for d in days], marker="o", color="tab:orange")
-    bottom.set_ylabel("tokens/s (median)")
+    top.set_title("Answer duration, speed and first-token wait per day")
+    middle.plot(labels, series([d.tokens_per_second for d in days]), marker="o",
+                color="tab:orange")
+    middle.set_ylabel("tokens/s (median)")
+    bottom.plot(labels, series([d.first_token_ms for d in days]), marker="o",
+                color="tab:green", label="median")
+    bottom.plot(labels, series([d.first_token_p95_ms for d in days]), marker="x",
+                linestyle="--", color="tab:red", label="95th percentile")
+    bottom.set_ylabel("first token (ms)")
+    bottom.legend(loc="upper left", fontsize="small")
     figure.autofmt_xdate()
     return _png(figure)

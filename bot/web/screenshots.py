@@ -126,7 +126,9 @@ async def seed(store: Store, settings: Settings, clock: DemoClock,
                 tokens = 60 + 37 * ((offset + n + turn) % 5)
                 clock.advance(tokens / (18 + offset * 0.8 + n))  # tokens/s rising
                 await store.finish_message(answer, "an answer", "complete",
-                                           completion_tokens=tokens)
+                                           completion_tokens=tokens,
+                                           first_token_ms=140 + 45 * ((n + turn) % 4),
+                                           queue_depth=(offset + n + turn) % 3)
             if (offset + n) % 5 == 0:
                 await store.add_message(conversation, "user", "a refused question",
                                         status="refused", moderation="harassment")

@@ -106,17 +106,19 @@ async def test_answer_speeds_per_day(open_store: StoreOpener) -> None:
     user = await store.ensure_user("local", "ada")
     conversation = await store.open_conversation(user, "k")
 
-    async def answer(seconds: float, tokens: int | None, status: str = "complete") -> None:
+    async def answer(seconds: float, tokens: int | None, status: str = "complete",
+                     first_ms: int | None = None, depth: int | None = None) -> None:
         turn = await store.add_message(conversation, "assistant", "", status="streaming")
         clock.advance(seconds=seconds)
         await store.finish_message(turn, "hello", status,  # type: ignore[arg-type]
-                                   completion_tokens=tokens)
+                                   completion_tokens=tokens, first_token_ms=first_ms,
+                                   queue_depth=depth)
 
-    await answer(2, 40)     # 20 tok/s
-    await answer(4, 40)     # 10 tok/s
-    await answer(10, 300)   # 30 tok/s
-    await answer(1, None)   # a duration, no token count
-    await answer(50, 5, status="failed")  # not a complete answer: not measured
+    await answer(2, 40, first_ms=100, depth=0)     # 20 tok/s
+    await answer(4, 40, first_ms=300, depth=2)     # 10 tok/s
+    await answer(10, 300, first_ms=200, depth=1)   # 30 tok/s
+    await answer(1, None)   # a duration, no token count, no wait known (before schema 10)
+    await answer(50, 5, status="failed", first_ms=9000, depth=9)  # not complete: not measured
     # Stored whole at once (no time passed): counted, not measured.
     await store.add_message(conversation, "assistant", "canned", status="complete")
     clock.advance(days=1)
@@ -124,4 +126,6 @@ async def test_answer_speeds_per_day(open_store: StoreOpener) -> None:
     speeds = await store.answer_speeds("2026-03-01")
     assert [(d.day, d.answers, d.median_seconds, d.tokens_per_second) for d in speeds] == [
         ("2026-03-02", 5, 3.0, 20.0), ("2026-03-03", 1, 0.5, 200.0)]
+    assert [(d.first_token_ms, d.first_token_p95_ms, d.queue_depth_median, d.queue_depth_max)
+            for d in speeds] == [(200.0, 300.0, 1, 2), (None, None, None, None)]
     assert await store.answer_speeds("2026-03-04") == []

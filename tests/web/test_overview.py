@@ -1,5 +1,6 @@
 """The overview's engine health and answer speed: the model's stops and restarts from the
-audit log, and per day the answers, their median duration and tokens/s, with a chart."""
+audit log, and per day the answers, their median duration, tokens/s, first-token wait
+and queue depth, with a chart."""
 
 from __future__ import annotations
 
@@ -19,16 +20,20 @@ async def test_engine_health_and_speed_are_shown(console: Console) -> None:
     clock = Clock(utc_now())
     store._clock = clock  # the answers below take a known time
     conversation = await store.open_conversation(await store.ensure_user("local", "ada"), "k")
-    for seconds, tokens in ((2, 50), (4, 40)):  # 25 and 10 tokens/s
+    for seconds, tokens, first_ms, depth in ((2, 50, 120, 0), (4, 40, 480, 3)):
         turn = await store.add_message(conversation, "assistant", "", status="streaming")
         clock.advance(seconds=seconds)
         await store.finish_message(turn, "text never shown", "complete",
-                                   completion_tokens=tokens)
+                                   completion_tokens=tokens, first_token_ms=first_ms,
+                                   queue_depth=depth)  # 25 and 10 tokens/s
     page = await (await console.operator.get("/operator")).text()
     assert "restarted: 1, stopped: 1." in page and "was restarted" in page
     today = clock.now.date().isoformat()
-    assert f"<tr><td>{today}</td><td>2</td><td>3.00 s</td><td>17.5</td></tr>" in page
+    assert (f"<tr><td>{today}</td><td>2</td><td>3.00 s</td><td>17.5</td>"
+            "<td>300 / 480 ms</td><td>1.5 / 3</td></tr>") in page
     assert "<span>3.0 s</span>median answer today" in page
+    assert "<span>300 ms</span>first token today (median)" in page
+    assert "<span>3</span>most requests queued today" in page
     assert "text never shown" not in page
     chart = await console.operator.get("/operator/speed.png")
     assert chart.content_type == "image/png"

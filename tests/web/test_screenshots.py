@@ -41,7 +41,8 @@ async def test_the_demo_database_fills_every_photographed_page(tmp_path: Path) -
         [day] = await store.daily_figures(today.isoformat())
         assert day.answers > 0 and day.refused > 0
         speeds = await store.answer_speeds("2000-01-01")
-        assert len(speeds) == DAYS and all(d.tokens_per_second for d in speeds)
+        assert len(speeds) == DAYS and all(d.tokens_per_second and d.first_token_ms
+                                           and d.queue_depth_max is not None for d in speeds)
         [report] = [r for r in await store.campaign_days() if r.campaign_id == demo.campaign_id
                     and r.day == today.isoformat()]
         assert report.impressions > 0
