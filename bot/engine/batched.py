@@ -15,7 +15,9 @@ instead of prefilling the whole history again; either way the continuation is th
 sequence or a saved conversation does (typically the shared system prompt on turn 1)
 gets that prefix's KV copied in (`llama_state_seq_get_data`/`set_data`, then the tail
 cut: llama.cpp's `llama_memory_seq_cp` copies a whole stream across the per-sequence
-KV streams) instead of prefilling it again; the greedy text is the same (tested).
+KV streams) instead of prefilling it again; the greedy text is the same (tested). When
+new conversations arrive together, the first prefills the shared prefix and the others
+wait for it (a step) and copy it, rather than each prefilling it in the same step.
 
 Faults stay with the conversation they concern: a request that cannot start, a sequence
 whose sampling fails, or a sequence that `llama_decode` cannot fit ends alone as an
@@ -69,6 +71,7 @@ class BatchedLlamaEngine(LlamaEngine):
         # `ignore_eos`), so every request decodes exactly `max_tokens` tokens.
         self.ignore_eos = False
         self._eog_bias: Any = None
+        self._decode_s = 0.0  # how long the last llama_decode took
 
     def _own_context_tokens(self) -> int:
         return 256  # the high-level object only tokenizes; the batched context is below
@@ -172,7 +175,6 @@ class BatchedLlamaEngine(LlamaEngine):
         return min(idle, key=lambda s: s.last_used)
 
     def _start(self, generation: Generation) -> None:
-        import llama_cpp
 
         prompt = self.render(generation.messages)
         room = self.settings.n_ctx - len(prompt)
@@ -191,6 +193,7 @@ class BatchedLlamaEngine(LlamaEngine):
         slot.generated = 0
         slot.started = time.perf_counter()
         slot.first = None
+        slot.prefill_s = 0.0
         slot.prompt_tokens = len(prompt)
         slot.cached_tokens = 0
         if slot.cache_key != generation.cache_key:
@@ -200,18 +203,57 @@ class BatchedLlamaEngine(LlamaEngine):
                 self._restore(slot, generation.cache_key, prompt)
         keep = common_prefix(slot.tokens, prompt)
         keep = self._share_prefix(slot, prompt, keep)
+        self._place(slot, prompt, keep)
+        slot.waits_for, slot.share_until = self._donor_to_come(slot, prompt, keep)
+        slot.cache_key = generation.cache_key
+        slot.next_token = None
+        slot.max_tokens = min(generation.params.max_tokens, room)
+        slot.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        slot.sampler = self._make_sampler(generation)
+        self._running.add(generation)
+
+    def _place(self, slot: Slot, prompt: list[int], keep: int) -> None:
+        """Keep the first `keep` prompt tokens' KV in `slot`; the rest is to prefill."""
+        import llama_cpp
+
         if keep == len(prompt):
             keep -= 1  # the last prompt token must be decoded again to get its logits
         llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, keep, -1)
         slot.tokens = slot.tokens[:keep]
         slot.pending = prompt[keep:]
-        slot.cache_key = generation.cache_key
-        slot.next_token = None
         slot.cached_tokens = keep
-        slot.max_tokens = min(generation.params.max_tokens, room)
-        slot.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        slot.sampler = self._make_sampler(generation)
-        self._running.add(generation)
+
+    def _donor_to_come(self, slot: Slot, prompt: list[int], keep: int
+                       ) -> tuple[Slot | None, int]:
+        """A sequence, started but still prefilling, whose prompt shares more of this
+        prompt than any KV holds now (new conversations arriving together, all with the
+        same system prompt): this one waits for that prefix and copies it, which costs
+        a step's delay instead of prefilling the prefix once per conversation."""
+        best, donor = keep, None
+        for other in self._slots:
+            if other is slot or other.generation is None or other.waits_for is not None:
+                continue
+            if not other.pending:
+                continue
+            n = common_prefix(other.tokens + other.pending, prompt)
+            if n > best:
+                best, donor = n, other
+        if donor is None or best - keep < MIN_SHARED:
+            return None, 0
+        return donor, best
+
+    def _take_prefix_when_ready(self, slot: Slot) -> bool:
+        """For a waiting sequence: True once it can prefill (the donor now holds the
+        shared prefix, which is copied in, or it stopped prefilling it: then as it is)."""
+        donor = slot.waits_for
+        assert donor is not None
+        if (donor.generation is not None and donor.pending
+                and len(donor.tokens) < slot.share_until):
+            return False
+        prompt = slot.tokens + slot.pending
+        self._place(slot, prompt, self._share_prefix(slot, prompt, len(slot.tokens)))
+        slot.waits_for, slot.share_until = None, 0
+        return True
 
     def _share_prefix(self, slot: Slot, prompt: list[int], keep: int) -> int:
         """Copy into `slot` the longest prefix of `prompt` that another sequence or a
@@ -321,6 +363,8 @@ class BatchedLlamaEngine(LlamaEngine):
             if slot.generation is not None and slot.generation.cancelled:
                 self._finish(slot, "cancelled")
         active = [s for s in active if s.generation is not None]
+        # Sequences waiting for another's shared prefix sit this step out, until it is there.
+        active = [s for s in active if s.waits_for is None or self._take_prefix_when_ready(s)]
         if not active:
             return
         budget = self.settings.n_batch
@@ -377,8 +421,10 @@ class BatchedLlamaEngine(LlamaEngine):
             part.logits_index = n - 1 if part.logits else -1
         batch.n_tokens = n
         status: int | BaseException
+        started = time.perf_counter()
         try:
             status = int(llama_cpp.llama_decode(self._ctx, batch))
+            self._decode_s = time.perf_counter() - started
         except Exception as exc:  # treated like a failed status: retried, then isolated
             log.exception("llama_decode raised")
             status = exc
@@ -396,6 +442,7 @@ class BatchedLlamaEngine(LlamaEngine):
             slot.tokens.extend(part.tokens)
             if slot.pending:
                 slot.pending = slot.pending[len(part.tokens):]
+                slot.prefill_s += self._decode_s
             else:
                 slot.next_token = None
         for part in parts:
@@ -440,6 +487,7 @@ class BatchedLlamaEngine(LlamaEngine):
             slot.sampler = None
             slot.next_token = None
             slot.pending = []
+            slot.waits_for = None
             if generation is not None:
                 self._running.discard(generation)
                 generation._end("error", error)
@@ -483,13 +531,14 @@ class BatchedLlamaEngine(LlamaEngine):
             queued_s=slot.started - generation.submitted,
             first_token_s=None if slot.first is None else slot.first - slot.started,
             decode_s=0.0 if slot.first is None else ended - slot.first,
-            cached_tokens=slot.cached_tokens)
+            cached_tokens=slot.cached_tokens, prefill_s=slot.prefill_s)
         if result.tokens_per_second and reason != "cancelled":
             self._speeds.append(result.tokens_per_second)
         self._free_sampler(slot)
         slot.generation = None
         slot.next_token = None
         slot.pending = []
+        slot.waits_for = None
         slot.last_used = ended
         self._running.discard(generation)
         generation._finish(result)

@@ -64,6 +64,9 @@ class GenerationResult:
     first_token_s: float | None = None
     decode_s: float = 0.0
     cached_tokens: int = 0  # prompt tokens whose KV was already there (not prefilled)
+    # Batched engine: llama_decode's time on the steps that carried this prompt (with
+    # whatever else those steps held), so first_token_s - prefill_s is the overhead.
+    prefill_s: float = 0.0
 
     @property
     def tokens_per_second(self) -> float | None:

@@ -62,6 +62,12 @@ class Slot:
     decoder: Any = None
     started: float = 0.0
     first: float | None = None
+    prefill_s: float = 0.0  # llama_decode time of the steps that carried its prompt
+    # A new conversation that another one, started at the same time, is about to prefill
+    # a long shared prefix for (the system prompt): it waits for that prefix's KV to
+    # copy it (see BatchedLlamaEngine._start), instead of prefilling it a second time.
+    waits_for: Slot | None = None
+    share_until: int = 0  # the prompt length the donor must hold before the copy
 
 
 @dataclass

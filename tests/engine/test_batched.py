@@ -191,6 +191,43 @@ async def test_a_new_conversation_reuses_a_prefix_another_sequence_holds(
         await engine.close()
 
 
+async def test_conversations_arriving_together_prefill_their_shared_prefix_once(
+        settings: Settings) -> None:
+    """Four new conversations with the same system prompt, submitted at once: one
+    prefills the system prompt, the other three wait for it and copy its KV; the answers
+    are those of conversations that prefilled everything themselves."""
+    system = ChatMessage("system", "You are Causette, a friendly and patient assistant. "
+                                   "Answer kindly and precisely, in the user's language.")
+    prompts = [[system, ChatMessage("user", f"Tell me about the number {i}.")]
+               for i in range(4)]
+    alone = await make(settings, n_parallel=1, kv_save_mb=0)
+    try:
+        expected = []
+        for prompt in prompts:
+            expected.append(await alone.submit(prompt, GREEDY).result())
+            alone._evict_idle()  # nothing kept: the next one prefills from scratch
+        assert alone.shared_tokens == 0 and all(r.cached_tokens == 0 for r in expected)
+    finally:
+        await alone.close()
+    engine = await make(settings, n_parallel=4)
+    try:
+        together = await asyncio.gather(*(engine.submit(p, GREEDY, cache_key=f"c{i}").result()
+                                          for i, p in enumerate(prompts)))
+        cached = sorted(r.cached_tokens for r in together)
+        assert cached[0] == 0 and all(n > 20 for n in cached[1:]), cached
+        assert engine.shared_tokens == sum(cached)
+
+        def tokens(text: str) -> list[int]:
+            return engine._model().tokenize(text.encode(), add_bos=False, special=True)
+
+        # As in test_batch_matches_decoding_alone: drift allowed after 32 tokens only.
+        agree = [common_prefix(tokens(a.text), tokens(b.text))
+                 for a, b in zip(together, expected, strict=True)]
+        assert all(n >= 32 for n in agree), agree
+    finally:
+        await engine.close()
+
+
 async def test_a_prefix_is_copied_from_a_saved_conversation(settings: Settings) -> None:
     system = ChatMessage("system", "You are Causette, a friendly and patient assistant. "
                                    "Answer kindly and precisely, in the user's language.")
