@@ -176,7 +176,9 @@ async def _engine_loop(conn: Any, update: dict[str, Any]) -> None:
         result = await generation.result()
         assert result.stop_reason == "length", result
         return {"ttft_ms": ((first or time.perf_counter()) - started) * 1000,
-                "tokens": result.completion_tokens, "cached": result.cached_tokens}
+                "tokens": result.completion_tokens, "cached": result.cached_tokens,
+                "new_tokens": result.prompt_tokens - result.cached_tokens,
+                "prefill_ms": result.prefill_s * 1000}
 
     try:
         conn.send(("ready", None))
@@ -283,7 +285,7 @@ class Server:
                 "temperature": 0.0, "stream": True, "cache_prompt": True,
                 "return_tokens": True}
         started = time.perf_counter()
-        first, count, cached, final = None, 0, 0, None
+        first, count, cached, final, timings = None, 0, 0, None, {}
         async with session.post(f"{self.url}/completion", json=body) as response:
             response.raise_for_status()
             async for raw in response.content:
@@ -297,9 +299,14 @@ class Server:
                 if chunk.get("stop"):
                     final = chunk.get("tokens_predicted", count)
                     cached = chunk.get("tokens_cached", 0)
+                    timings = chunk.get("timings") or {}
+        # The server's own prefill figures: the prompt tokens it processed (not reused
+        # from its cache) and the time that took.
         return {"ttft_ms": ((first or time.perf_counter()) - started) * 1000,
                 "tokens": final if final is not None else count,
-                "streamed": count, "cached": cached}
+                "streamed": count, "cached": cached,
+                "new_tokens": timings.get("prompt_n", 0),
+                "prefill_ms": timings.get("prompt_ms", 0.0)}
 
     def batch(self, prompts: list[list[int]], max_tokens: int) -> dict[str, Any]:
         import aiohttp
@@ -386,37 +393,48 @@ def _levels(bin_dir: Path, settings: Any, max_tokens: int, run: int,
 
 def _chat(bin_dir: Path, settings: Any, concurrent: bool, run: int,
           say: Callable[[str], None], chat_tokens: int = CHAT_TOKENS
-          ) -> dict[str, list[float]]:
+          ) -> dict[str, Any]:
     """8 users x 6 turns on 4 slots, round-robin; each turn's first-token p50 (ms)."""
     script = chat_script(f" (Run {run}, {'concurrent' if concurrent else 'sequential'}.)")
     engine = EngineProcess(n_parallel=CHAT_SLOTS)
     server = Server(bin_dir, settings, CHAT_SLOTS)
     by_side: dict[str, list[float]] = {"engine": [], "server": []}
+    rows_by_side: dict[str, list[dict[str, Any]]] = {"engine": [], "server": []}
     try:
         rendered = [engine.render(row) for row in script]
         for turn, row in enumerate(script):
-            ttfts: dict[str, list[float]] = {"engine": [], "server": []}
+            rows: dict[str, list[dict[str, Any]]] = {"engine": [], "server": []}
             keyed: list[tuple[Messages, str | None]] = [
                 (m, f"user{u}") for u, m in enumerate(row)]
             if concurrent:
-                ttfts["engine"] = [r["ttft_ms"] for r in engine.batch(keyed, chat_tokens)["rows"]]
-                ttfts["server"] = [r["ttft_ms"] for r in server.batch(
-                    rendered[turn], chat_tokens)["rows"]]
+                rows["engine"] = engine.batch(keyed, chat_tokens)["rows"]
+                rows["server"] = server.batch(rendered[turn], chat_tokens)["rows"]
             else:
                 for u in range(CHAT_USERS):
-                    ttfts["engine"] += [r["ttft_ms"] for r in engine.batch(
-                        [keyed[u]], chat_tokens)["rows"]]
-                    ttfts["server"] += [r["ttft_ms"] for r in server.batch(
-                        [rendered[turn][u]], chat_tokens)["rows"]]
+                    rows["engine"] += engine.batch([keyed[u]], chat_tokens)["rows"]
+                    rows["server"] += server.batch([rendered[turn][u]], chat_tokens)["rows"]
             for side in by_side:
-                by_side[side].append(statistics.median(ttfts[side]))
+                by_side[side].append(statistics.median(r["ttft_ms"] for r in rows[side]))
+                rows_by_side[side] += rows[side]
         say(f"chat ({'concurrent' if concurrent else 'sequential'}): engine "
             f"{[round(x) for x in by_side['engine']]} ms, server "
             f"{[round(x) for x in by_side['server']]} ms")
     finally:
         engine.close()
         server.close()
-    return by_side
+    out: dict[str, Any] = dict(by_side)
+    for side, side_rows in rows_by_side.items():
+        out[f"{side}_rows"] = side_rows
+    return out
+
+
+def overhead(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """What a first token costs beyond prefilling the new prompt tokens (ms, p50 and
+    p95): each request's first-token time minus its own side's prefill time."""
+    extra = [r["ttft_ms"] - r["prefill_ms"] for r in rows]
+    return {"p50": round(statistics.median(extra), 1), "p95": round(percentile(extra, 0.95), 1),
+            "new_tokens_p50": statistics.median(r["new_tokens"] for r in rows),
+            "prefill_ms_p50": round(statistics.median(r["prefill_ms"] for r in rows), 1)}
 
 
 def run_once(bin_dir: Path, max_tokens: int, run: int = 0,
@@ -448,6 +466,12 @@ def run_once(bin_dir: Path, max_tokens: int, run: int = 0,
         "chat_server_ttft_ms": [round(x, 1) for x in sequential["server"]],
         "chat_concurrent_engine_ttft_ms": [round(x, 1) for x in concurrent["engine"]],
         "chat_concurrent_server_ttft_ms": [round(x, 1) for x in concurrent["server"]],
+        # Sequential chat (one request at a time): first token minus prefill.
+        "chat_engine_overhead_ms": overhead(sequential["engine_rows"]),
+        "chat_server_overhead_ms": overhead(sequential["server_rows"]),
+        "chat_engine_cached": [r["cached"] for r in sequential["engine_rows"]],
+        "chat_server_new_tokens": [r["new_tokens"] for r in sequential["server_rows"]],
+        "chat_engine_new_tokens": [r["new_tokens"] for r in sequential["engine_rows"]],
     }
     return figures
 
@@ -522,5 +546,8 @@ def table(figures: dict[str, Any]) -> str:
               f"ratio {figures['chat_ttft_ratio']}",
               f"chat, concurrent: engine {figures['chat_concurrent_engine_ttft_ms']}, server "
               f"{figures['chat_concurrent_server_ttft_ms']}, ratio "
-              f"{figures['chat_concurrent_ttft_ratio']}"]
+              f"{figures['chat_concurrent_ttft_ratio']}",
+              f"chat, sequential, first token minus prefill (ms): engine "
+              f"{figures['chat_engine_overhead_ms']}, server "
+              f"{figures['chat_server_overhead_ms']}"]
     return "\n".join(lines)

@@ -1,9 +1,18 @@
-"""Raw llama-cpp-python streaming vs the whole Causette pipeline, same prompt and seed.
+"""The whole Causette pipeline vs the same engine called directly, same prompts.
 
-Both sides run in one process, interleaved run by run, so machine noise hits both.
-Each run uses a fresh system prompt so neither side gets a warm prompt cache: time to
-first token includes a real prefill on both. Tokens are counted as streamed chunks on
-both sides, which is the same unit since both stream through `create_completion`.
+One process, one engine: the pipeline side goes through `Assistant.handle` (the user's
+turn stored in SQLite, the prompt planned, the engine's queue, the answer stored as it
+streams); the direct side submits the very messages the planner built to that engine
+and reads its deltas. So the engine's worker is the only thread that decodes, and what
+the ratio measures is what the bot adds around the engine.
+
+Each run gives each side a prompt of its own that differs from the first token on (the
+run and the side open the system prompt), so neither reuses KV the other or an earlier
+run left: both prefill the same number of tokens. Both decode exactly `max_tokens`
+tokens (end-of-generation tokens are never sampled, as llama-server's `ignore_eos`),
+counted from the engine's result, and both are timed the same way: from the call that
+submits to the first and last piece of text the caller receives. Runs alternate which
+side goes first, so machine drift hits both.
 """
 
 from __future__ import annotations
@@ -11,95 +20,115 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.assistant import Inbound
 from bot.config import load_settings
-from bot.runtime import open_runtime
+from bot.engine import SamplingParams
+from bot.engine.batched import BatchedLlamaEngine
+from bot.runtime import Runtime, open_runtime
 
-SYSTEM = "You are a helpful assistant. Benchmark run {run}."
+SYSTEM = "Run {run}{side}. You are a helpful assistant."
 QUESTION = "Write a detailed story about a lighthouse keeper and a storm."
 SEED = 1234
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One answer as its caller saw it."""
+
+    ttft_ms: float
+    tps: float
+    tokens: int
+    prompt_tokens: int
+
+
 def speed(tokens: int, first: float, last: float) -> float:
+    """Tokens per second after the first one (the first token's wait is its own figure)."""
     return (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
 
 
-def _raw_run(llm: Any, run: int, max_tokens: int) -> tuple[float, float, int]:
-    messages = [{"role": "system", "content": SYSTEM.format(run=run)},
-                {"role": "user", "content": QUESTION}]
+def system_prompt(run: int, side: str) -> str:
+    """A system prompt no other run or side shares from the first token on."""
+    return SYSTEM.format(run=run, side=side)
+
+
+async def direct_run(runtime: Runtime, run: int, max_tokens: int) -> Sample:
+    """The engine alone, given the messages the planner builds for the pipeline."""
+    settings = runtime.settings
+    plan = runtime.assistant.planner.plan(system_prompt(run, "d"), [], QUESTION)
+    params = SamplingParams(max_tokens=max_tokens, temperature=settings.temperature,
+                            top_p=settings.top_p, seed=settings.seed)
     start = time.perf_counter()
+    generation = runtime.engine.submit(plan.messages, params)
     first = last = 0.0
-    tokens = 0
-    for chunk in llm.create_chat_completion(messages, stream=True, temperature=0.0,
-                                            seed=SEED, max_tokens=max_tokens):
-        if chunk["choices"][0]["delta"].get("content"):
-            last = time.perf_counter()
-            first = first or last
-            tokens += 1
-    return (first - start) * 1000, speed(tokens, first, last), tokens
+    async for _ in generation:
+        last = time.perf_counter()
+        first = first or last
+    result = await generation.result()
+    return Sample((first - start) * 1000, speed(result.completion_tokens, first, last),
+                  result.completion_tokens, result.prompt_tokens)
 
 
-async def pipeline_run(runtime: Any, system: str, max_tokens: int
-                       ) -> tuple[float, float, int, str]:
-    """One answer through the whole pipeline: (first token ms, tokens/s, deltas, text)."""
+async def pipeline_run(runtime: Runtime, run: int, max_tokens: int) -> Sample:
+    """One answer through the whole pipeline, a new conversation each time."""
     assistant = runtime.assistant
     await assistant.reset("local", "bench", "bench")
     start = time.perf_counter()
     reply = await assistant.handle(Inbound("local", "bench", "bench", QUESTION),
-                                   system_prompt=system, max_tokens=max_tokens)
+                                   system_prompt=system_prompt(run, "p"),
+                                   max_tokens=max_tokens)
     first = last = 0.0
-    tokens = 0
-    pieces = []
-    async for delta in reply:
+    async for _ in reply:
         last = time.perf_counter()
         first = first or last
-        tokens += 1
-        pieces.append(str(delta))
-    await reply.outcome()
-    return (first - start) * 1000, speed(tokens, first, last), tokens, "".join(pieces)
+    outcome = await reply.outcome()
+    return Sample((first - start) * 1000, speed(outcome.completion_tokens, first, last),
+                  outcome.completion_tokens, outcome.prompt_tokens)
 
 
 async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
     """Measure both sides; return the figures as a dict."""
-    from llama_cpp import Llama
-
     with tempfile.TemporaryDirectory(prefix="causette-bench-") as tmp:
         settings = load_settings(database_path=Path(tmp) / "bench.db", temperature=0.0,
                                  seed=SEED, max_reply_tokens=max_tokens)
-        llm = Llama(model_path=str(settings.model_path), n_ctx=settings.n_ctx,
-                    n_threads=settings.threads, n_threads_batch=settings.threads,
-                    n_batch=settings.n_batch, n_gpu_layers=settings.n_gpu_layers,
-                    verbose=False)
-        raw: list[tuple[float, float, int]] = []
-        pipe: list[tuple[float, float, int, str]] = []
-        async with open_runtime(settings) as runtime:
-            _raw_run(llm, -1, 8)  # warm-up: page the weights in for both
-            await pipeline_run(runtime, SYSTEM.format(run=-1), 8)
+        engine = BatchedLlamaEngine(settings)
+        engine.ignore_eos = True
+        direct: list[Sample] = []
+        pipe: list[Sample] = []
+        async with open_runtime(settings, engine) as runtime:
+            await direct_run(runtime, -1, 8)  # warm-up: page the weights in for both
+            await pipeline_run(runtime, -1, 8)
             for i in range(runs):
-                raw.append(_raw_run(llm, i, max_tokens))
-                pipe.append(await pipeline_run(runtime, SYSTEM.format(run=i), max_tokens))
-        llm.close()
+                if i % 2:
+                    pipe.append(await pipeline_run(runtime, i, max_tokens))
+                    direct.append(await direct_run(runtime, i, max_tokens))
+                else:
+                    direct.append(await direct_run(runtime, i, max_tokens))
+                    pipe.append(await pipeline_run(runtime, i, max_tokens))
 
-    def median(rows: list[tuple[Any, ...]], col: int) -> float:
-        return statistics.median(r[col] for r in rows)
+    def median(samples: list[Sample], field: str) -> float:
+        return float(statistics.median(getattr(s, field) for s in samples))
 
-    raw_tps, pipe_tps = median(raw, 1), median(pipe, 1)
-    raw_ttft, pipe_ttft = median(raw, 0), median(pipe, 0)
+    direct_tps, pipe_tps = median(direct, "tps"), median(pipe, "tps")
+    direct_ttft, pipe_ttft = median(direct, "ttft_ms"), median(pipe, "ttft_ms")
     return {
         "model": settings.model_path.name,
         "threads": settings.threads,
         "runs": runs,
         "max_tokens": max_tokens,
-        "tokens_per_answer": [r[2] for r in pipe],
-        "raw_tps": round(raw_tps, 1),
+        "engine_tokens": [s.tokens for s in direct],
+        "pipeline_tokens": [s.tokens for s in pipe],
+        "engine_prompt_tokens": [s.prompt_tokens for s in direct],
+        "pipeline_prompt_tokens": [s.prompt_tokens for s in pipe],
+        "engine_tps": round(direct_tps, 1),
         "pipeline_tps": round(pipe_tps, 1),
-        "tps_ratio": round(pipe_tps / raw_tps, 3) if raw_tps else None,
-        "raw_ttft_ms": round(raw_ttft, 1),
+        "tps_ratio": round(pipe_tps / direct_tps, 3) if direct_tps else None,
+        "engine_ttft_ms": round(direct_ttft, 1),
         "pipeline_ttft_ms": round(pipe_ttft, 1),
-        "ttft_added_ms": round(pipe_ttft - raw_ttft, 1),
+        "ttft_added_ms": round(pipe_ttft - direct_ttft, 1),
     }
 
 
@@ -109,8 +138,11 @@ def table(figures: dict[str, Any]) -> str:
         f"model {figures['model']}, {figures['threads']} threads, "
         f"{figures['runs']} runs x {figures['max_tokens']} tokens (medians)",
         f"{'':22}{'tokens/s':>10}{'first token ms':>16}",
-        f"{'raw llama-cpp-python':22}{figures['raw_tps']:>10}{figures['raw_ttft_ms']:>16}",
+        f"{'engine, called direct':22}{figures['engine_tps']:>10}"
+        f"{figures['engine_ttft_ms']:>16}",
         f"{'causette pipeline':22}{figures['pipeline_tps']:>10}"
         f"{figures['pipeline_ttft_ms']:>16}",
-        f"ratio {figures['tps_ratio']}, first token +{figures['ttft_added_ms']} ms",
+        f"pipeline/engine {figures['tps_ratio']}, first token +{figures['ttft_added_ms']} ms",
+        f"tokens per answer: engine {figures['engine_tokens']}, "
+        f"pipeline {figures['pipeline_tokens']}",
     ])

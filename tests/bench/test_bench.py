@@ -14,8 +14,11 @@ def test_pipeline_bench_prints_one_json_object(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
-    for key in ("raw_tps", "pipeline_tps", "raw_ttft_ms", "pipeline_ttft_ms"):
+    for key in ("engine_tps", "pipeline_tps", "engine_ttft_ms", "pipeline_ttft_ms"):
         assert figures[key] > 0
+    # Both sides decode the same number of tokens from prompts of the same length.
+    assert figures["engine_tokens"] == figures["pipeline_tokens"] == [8]
+    assert figures["engine_prompt_tokens"] == figures["pipeline_prompt_tokens"]
 
 
 def test_backend_bench_prints_its_keys(tmp_path: Path) -> None:

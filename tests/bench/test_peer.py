@@ -68,8 +68,11 @@ def test_a_run_prints_the_issue_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setattr(peer, "_levels", lambda *a: {"engine": side, "server": side,
                                                      "prompt_tokens": 30})
     monkeypatch.setattr(peer, "ceiling", lambda *a: {str(n): 1.0 for n in peer.LEVELS})
+    row = {"ttft_ms": 30.0, "prefill_ms": 25.0, "new_tokens": 20, "cached": 60}
     monkeypatch.setattr(peer, "_chat", lambda *a: {"engine": [1.0] * 6,
-                                                   "server": [2.0] * 6})
+                                                   "server": [2.0] * 6,
+                                                   "engine_rows": [row] * 48,
+                                                   "server_rows": [row] * 48})
     figures = peer.run(runs=2, max_tokens=4, bin_dir=tmp_path)
     for key in KEYS:
         assert key in figures
@@ -79,7 +82,15 @@ def test_a_run_prints_the_issue_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert len(figures["chat_engine_ttft_ms"]) == peer.CHAT_TURNS
     assert figures["tps_ratio"] == {k: 1.0 for k in ("1", "2", "4", "8")}
     assert figures["chat_ttft_ratio"] == [0.5] * 6
+    assert figures["chat_engine_overhead_ms"]["p50"] == 5.0
     assert "table" not in figures and peer.table(figures)
+
+
+def test_overhead_is_first_token_minus_its_own_prefill() -> None:
+    rows = [{"ttft_ms": t, "prefill_ms": p, "new_tokens": n}
+            for t, p, n in ((30.0, 20.0, 10), (50.0, 44.0, 30), (12.0, 10.0, 4))]
+    assert peer.overhead(rows) == {"p50": 6.0, "p95": 10.0, "new_tokens_p50": 10,
+                                   "prefill_ms_p50": 20.0}
 
 
 def test_the_server_gets_the_engines_settings(settings: Any) -> None:
@@ -137,6 +148,9 @@ def test_engine_and_server_decode_the_same_tokens(settings: Any,
     assert [r["tokens"] for r in mine["rows"]] == [12, 12]
     assert [r["tokens"] for r in theirs["rows"]] == [12, 12]
     assert [r["streamed"] for r in theirs["rows"]] == [12, 12]
+    # Both prefilled the whole prompt (nothing cached), and both say how long it took.
+    assert [r["new_tokens"] for r in mine["rows"]] == [r["new_tokens"] for r in theirs["rows"]]
+    assert all(r["new_tokens"] > 10 and r["prefill_ms"] > 0 for r in mine["rows"] + theirs["rows"])
 
 
 def test_the_peer_is_built_from_the_vendored_source_with_progress(
