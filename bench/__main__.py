@@ -1,4 +1,4 @@
-"""`python -m bench pipeline [--json]`: run one benchmark and print its figures."""
+"""`python -m bench NAME [--json]`: run one benchmark and print its figures."""
 
 from __future__ import annotations
 
@@ -36,7 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     peer.add_argument("--bin-dir", type=Path, default=None,
                       help="use these llama-server/llama-batched-bench instead of building")
     peer.add_argument("--json", action="store_true", help="print one JSON object")
+    tuning = subs.add_parser("settings", help="llama.cpp settings and a Q4_0 requantized "
+                                              "model, with llama-batched-bench")
+    tuning.add_argument("--tokens", type=int, default=128, help="tokens per sequence")
+    tuning.add_argument("--bin-dir", type=Path, default=None,
+                        help="use this llama-batched-bench instead of building")
+    tuning.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+
+    if args.name == "settings":
+        from bench import settings as bench_settings
+
+        figures = bench_settings.run(max_tokens=args.tokens, bin_dir=args.bin_dir)
+        print(json.dumps(figures) if args.json else bench_settings.table(figures))
+        return 0
 
     if args.name == "peer":
         from bench import peer as bench_peer

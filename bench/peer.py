@@ -125,7 +125,7 @@ def build(cache: Path | None = None, say: Callable[[str], None] | None = None,
             shutil.rmtree(src, ignore_errors=True)
             Path(tmp, prefix).rename(src)
     say(f"building llama.cpp {LLAMA_CPP_VERSION}'s {' and '.join(TARGETS)} into {cache} "
-        "(about 5 minutes the first time on 2 cores; cached afterwards)")
+        "(about 10 minutes the first time on 2 idle cores: 18 CPU-minutes; cached afterwards)")
     log = (cache / "build.log").open("w")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     steps = [["cmake", "-S", str(src), "-B", str(cache / "build"), *generator, *CMAKE_FLAGS],

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
         description="RAM for the KV of evicted conversations; 0 = re-read them instead")
     kv_unified: bool = Field(
         False, description="one KV buffer for all sequences: faster, not bit-exact")
+    prefill_sequences: int = Field(
+        1, ge=1, le=64,
+        description="new prompts read per decoding step, fewest tokens first; 1 when "
+                    "reading prompts together is no faster than one by one (CPU)")
     engine_shutdown_seconds: float = Field(
         10.0, gt=0.0, le=3600.0, description="longest wait for the model worker to stop")
     engine_restart_attempts: int = Field(

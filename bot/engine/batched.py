@@ -374,9 +374,14 @@ class BatchedLlamaEngine(LlamaEngine):
             if not slot.pending and slot.next_token is not None:
                 parts.append(Part(slot, [slot.next_token], logits=True))
                 used += 1
-        for slot in active:  # prompts share what is left of the batch
-            if not slot.pending or used >= budget:
-                continue
+        # Prompts share what is left of the batch, the shortest first and at most
+        # PREFILL_SEQUENCES of them: where reading prompts together is no faster than
+        # one by one (a CPU), each waiting user then gets a first token as soon as
+        # their own prompt is read, not when everyone's is.
+        reading = sorted((s for s in active if s.pending), key=lambda s: len(s.pending))
+        for slot in reading[: self.settings.prefill_sequences]:
+            if used >= budget:
+                break
             chunk = slot.pending[: budget - used]
             parts.append(Part(slot, chunk, logits=len(chunk) == len(slot.pending)))
             used += len(chunk)

@@ -4,7 +4,9 @@ eviction and restore, priorities with more conversations than sequences, no leak
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -226,6 +228,49 @@ async def test_conversations_arriving_together_prefill_their_shared_prefix_once(
         assert all(n >= 32 for n in agree), agree
     finally:
         await engine.close()
+
+
+@pytest.mark.parametrize("prefill_sequences", [1, 4])
+async def test_new_prompts_are_read_shortest_first_within_prefill_sequences(
+        settings: Settings, prefill_sequences: int) -> None:
+    """Three prompts arriving together: with PREFILL_SEQUENCES=1 one is read per step,
+    the shortest first (its user's first token comes first); with 4, one step reads all."""
+    engine = await make(settings, n_parallel=4, prefill_sequences=prefill_sequences)
+    steps: list[list[int]] = []  # per step: the prompt chunks' lengths
+    gate, entered = threading.Event(), threading.Event()
+    decode = engine._decode
+
+    def spy(parts: list[Any]) -> Any:
+        steps.append([len(p.tokens) for p in parts if p.slot.pending])
+        entered.set()
+        gate.wait(60)  # the worker holds here until the three prompts are queued
+        return decode(parts)
+
+    engine._decode = spy  # type: ignore[method-assign]
+    try:
+        blocker = engine.submit(chat("Count to ten."), SamplingParams(max_tokens=4,
+                                                                       temperature=0.0))
+        await asyncio.to_thread(entered.wait, 60)
+        words = {"long": "Tell me, in as much detail as you can and with many examples, "
+                         "everything about the long history of tea across the world.",
+                 "short": "Hi!", "medium": "Describe a busy market at dawn."}
+        prompts = {name: [ChatMessage("system", f"You answer the {name} question."),
+                          ChatMessage("user", text)] for name, text in words.items()}
+        lengths = {name: len(engine.render(p)) for name, p in prompts.items()}
+        generations = [engine.submit(p, SamplingParams(max_tokens=2, temperature=0.0))
+                       for p in prompts.values()]
+        gate.set()
+        await blocker.result()
+        results = await asyncio.gather(*(g.result() for g in generations))
+        assert all(r.completion_tokens == 2 for r in results)
+    finally:
+        gate.set()
+        await engine.close()
+    read = [chunks for chunks in steps[1:] if chunks]
+    if prefill_sequences == 1:
+        assert read == [[lengths["short"]], [lengths["medium"]], [lengths["long"]]]
+    else:
+        assert read == [sorted(lengths.values())]
 
 
 async def test_a_prefix_is_copied_from_a_saved_conversation(settings: Settings) -> None:
