@@ -4,12 +4,13 @@ Each variant is measured with llama.cpp's own `llama-batched-bench` (the peer th
 `bench peer` builds), at 1, 2, 4 and 8 sequences, so the figures are the C++ ceiling of
 the setting and nothing of Causette's: flash attention on and off, smaller `n_ubatch`,
 a unified KV cache, `OMP_WAIT_POLICY=passive`, one thread instead of all of them, and
-the default model requantized from Q4_1 to Q4_0 (llama.cpp repacks Q4_0 weights for
-AVX2 at load, not Q4_1). The baseline runs first and last, so drift shows.
+the default model requantized from Q4_1 to Q4_0 and to Q8_0 (llama.cpp repacks Q4_0
+and Q8_0 weights for AVX2 at load, not Q4_1). The baseline runs first and last, so drift
+shows.
 
-The requantized model's quality is measured on a fixed text: perplexity of both models
-over the same tokens, and on the benchmark questions how many greedy tokens the two
-answers share before they part.
+The requantized models' quality is measured on a fixed text: perplexity of each model
+over the same tokens, and on the benchmark questions how many greedy tokens each
+answer shares with the default model's before they part.
 """
 
 from __future__ import annotations
@@ -59,14 +60,15 @@ class Variant:
     threads: int | None = None
 
 
-def requantize(source: Path, target: Path, threads: int) -> Path:
-    """`source` requantized to Q4_0 at `target` (once; llama.cpp's own quantizer)."""
+def requantize(source: Path, target: Path, threads: int, kind: str = "Q4_0") -> Path:
+    """`source` requantized to `kind` (Q4_0 or Q8_0) at `target` (once; llama.cpp's own
+    quantizer)."""
     import llama_cpp
 
     if target.exists():
         return target
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind}")
     params.allow_requantize = True
     params.nthread = threads
     partial = target.with_suffix(".partial")
@@ -144,7 +146,7 @@ def agreement(a: list[list[int]], b: list[list[int]]) -> list[int]:
     return out
 
 
-def variants(q4_0: Path) -> list[Variant]:
+def variants(q4_0: Path, q8_0: Path | None = None) -> list[Variant]:
     """The settings measured, the baseline (llama.cpp's defaults, as the engine) first."""
     return [Variant("baseline"), Variant("flash attention off", ("-fa", "off")),
             Variant("flash attention on", ("-fa", "on")),
@@ -153,6 +155,7 @@ def variants(q4_0: Path) -> list[Variant]:
             Variant("OMP_WAIT_POLICY=passive", env={"OMP_WAIT_POLICY": "passive"}),
             Variant("1 thread", threads=1),
             Variant("Q4_0 requantized", model=q4_0),
+            *([Variant("Q8_0 requantized", model=q8_0)] if q8_0 else []),
             Variant("baseline again")]
 
 
@@ -166,23 +169,24 @@ def run(max_tokens: int = 128, bin_dir: Path | None = None,
     settings = load_settings()
     bin_dir = bin_dir or build()
     model = settings.model_path
-    q4_0 = requantize(model, model.with_name(model.name.replace("Q4_1", "Q4_0")
-                                             if "Q4_1" in model.name
-                                             else f"{model.stem}.Q4_0.gguf"),
-                      settings.threads)
+    q4_0, q8_0 = (requantize(model, model.with_name(
+        model.name.replace("Q4_1", kind) if "Q4_1" in model.name
+        else f"{model.stem}.{kind}.gguf"), settings.threads, kind) for kind in ("Q4_0", "Q8_0"))
     figures: dict[str, Any] = {"model": model.name, "threads": settings.threads,
                                "max_tokens": max_tokens, "tps": {}}
-    for variant in variants(q4_0):
+    for variant in variants(q4_0, q8_0):
         tps = batched_bench(bin_dir, variant, model, settings.threads, settings.n_ctx,
                             settings.n_batch, max_tokens)
         figures["tps"][variant.name] = tps
         say(f"{variant.name}: {tps}")
     base = quality(model, settings.threads, 64)
-    requant = quality(q4_0, settings.threads, 64)
+    requants = {path.name: quality(path, settings.threads, 64) for path in (q4_0, q8_0)}
     figures["quality"] = {
-        "perplexity": {model.name: base["perplexity"], q4_0.name: requant["perplexity"]},
+        "perplexity": {model.name: base["perplexity"],
+                       **{name: q["perplexity"] for name, q in requants.items()}},
         "text_tokens": base["text_tokens"],
-        "greedy_tokens_shared": agreement(base["answers"], requant["answers"]),
+        "greedy_tokens_shared": {name: agreement(base["answers"], q["answers"])
+                                 for name, q in requants.items()},
         "answer_tokens": [len(a) for a in base["answers"]]}
     figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
     return figures

@@ -43,11 +43,13 @@ from bot.engine.sampling import eog_biases, make_sampler
 from bot.engine.sequences import (
     MIN_SHARED,
     NO_ROOM,
+    BufferPool,
     Part,
     SavedState,
     Slot,
     common_prefix,
     decode_message,
+    pointer,
 )
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class BatchedLlamaEngine(LlamaEngine):
         self._piece = ctypes.create_string_buffer(256)
         self._saved: OrderedDict[str, SavedState] = OrderedDict()
         self._saved_bytes = 0
+        # Spare buffers for KV copies, beside KV_SAVE_MB: at most a quarter of it.
+        self._buffers = BufferPool(settings.kv_save_mb * 2**20 // 4)
         self.restored_tokens = 0  # KV tokens brought back from RAM instead of prefilled
         self.shared_tokens = 0  # KV tokens copied from another conversation's prefix
         # Benchmarks only: end-of-generation tokens are never sampled (as llama-server's
@@ -116,6 +120,7 @@ class BatchedLlamaEngine(LlamaEngine):
         # Saved KV belongs to the context it came from: a restarted worker starts clean.
         self._saved.clear()
         self._saved_bytes = 0
+        self._buffers.clear()
 
     # Scheduling ---------------------------------------------------------------------
 
@@ -280,14 +285,19 @@ class BatchedLlamaEngine(LlamaEngine):
         if state is None:
             assert donor is not None
             size = llama_cpp.llama_state_seq_get_size(self._ctx, donor.seq)
-            data = (ctypes.c_uint8 * size)()
-            size = llama_cpp.llama_state_seq_get_data(self._ctx, data, size, donor.seq)
+            data = self._buffers.take(size)
+            size = llama_cpp.llama_state_seq_get_data(self._ctx, pointer(data), size,
+                                                      donor.seq)
             tokens = donor.tokens
         else:
             data, size, tokens = state.data, state.size, state.tokens
         llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
         slot.tokens = []
-        if not size or not llama_cpp.llama_state_seq_set_data(self._ctx, data, size, slot.seq):
+        copied = bool(size) and bool(llama_cpp.llama_state_seq_set_data(
+            self._ctx, pointer(data), size, slot.seq))
+        if state is None:
+            self._buffers.give(data)
+        if not copied:
             llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
             return 0  # not copied (e.g. no room): prefilling from scratch is still correct
         llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, best, -1)
@@ -307,9 +317,10 @@ class BatchedLlamaEngine(LlamaEngine):
         size = llama_cpp.llama_state_seq_get_size(self._ctx, slot.seq)
         if not slot.tokens or size > budget:
             return
-        data = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_seq_get_data(self._ctx, data, size, slot.seq)
+        data = self._buffers.take(size)
+        written = llama_cpp.llama_state_seq_get_data(self._ctx, pointer(data), size, slot.seq)
         if not written:
+            self._buffers.give(data)
             return
         self._drop_saved(key)
         self._saved[key] = SavedState(list(slot.tokens), data, written)
@@ -317,28 +328,35 @@ class BatchedLlamaEngine(LlamaEngine):
         while self._saved_bytes > budget:
             self._drop_saved(next(iter(self._saved)))
 
-    def _drop_saved(self, key: str) -> None:
+    def _drop_saved(self, key: str, recycle: bool = True) -> SavedState | None:
         gone = self._saved.pop(key, None)
         if gone is not None:
             self._saved_bytes -= gone.size
+            if recycle:
+                self._buffers.give(gone.data)
+        return gone
 
     def _restore(self, slot: Slot, key: str, prompt: list[int]) -> None:
         """Put a conversation's saved KV back in `slot`, if it serves this prompt better."""
         import llama_cpp
 
-        saved = self._saved.get(key)
+        # Restored or stale, it is not needed twice; its buffer is reused once read.
+        saved = self._drop_saved(key, recycle=False)
         if saved is None:
             return
-        self._drop_saved(key)  # restored or stale, it is not needed twice
-        if common_prefix(saved.tokens, prompt) <= common_prefix(slot.tokens, prompt):
-            return
-        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
-        slot.tokens = []
-        if llama_cpp.llama_state_seq_set_data(self._ctx, saved.data, saved.size, slot.seq):
-            slot.tokens = saved.tokens
-            self.restored_tokens += len(saved.tokens)
-        else:  # not restorable (e.g. no room): prefilling from scratch is still correct
+        try:
+            if common_prefix(saved.tokens, prompt) <= common_prefix(slot.tokens, prompt):
+                return
             llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
+            slot.tokens = []
+            if llama_cpp.llama_state_seq_set_data(self._ctx, pointer(saved.data), saved.size,
+                                                  slot.seq):
+                slot.tokens = saved.tokens
+                self.restored_tokens += len(saved.tokens)
+            else:  # not restorable (e.g. no room): prefilling from scratch is still correct
+                llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
+        finally:
+            self._buffers.give(saved.data)
 
     def saved(self) -> dict[str, int]:
         """Conversation key -> tokens of KV saved in RAM (for tests and /model)."""
@@ -389,11 +407,9 @@ class BatchedLlamaEngine(LlamaEngine):
         if status == 0:
             self._advance(parts)
             return
-        if len(parts) == 1:
-            self._fail(parts[0].slot, decode_message(status))
-            return
-        # The batch as a whole failed: decode each sequence alone, so that only the
-        # sequences that fail on their own are failed.
+        # The batch as a whole failed: decode each sequence alone (a batch of one: once
+        # more, for a fault that passes), so only the sequences that fail on their own
+        # are failed.
         for part in parts:
             status = self._decode_making_room([part])
             if status == 0:

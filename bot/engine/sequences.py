@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +24,44 @@ class SavedState:
     """An evicted conversation's KV, copied out of its sequence."""
 
     tokens: list[int]
-    data: Any  # a ctypes uint8 array
+    data: Any  # a numpy uint8 buffer from a BufferPool
     size: int
+
+
+class BufferPool:
+    """Byte buffers for KV copies, reused: memory written for the first time costs a
+    page fault per page (measured here: copying 12 MB of KV took 4-19 ms into new
+    memory and 2 ms into a reused buffer; a zero-filled ctypes array cost 5-6 ms more),
+    and this copy sits between a user's message and their first token."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._free: list[Any] = []
+        self._max_bytes = max_bytes
+
+    def take(self, size: int) -> Any:
+        """A buffer of at least `size` bytes (the smallest spare that fits, else new)."""
+        import numpy as np
+
+        fits = [i for i, buf in enumerate(self._free) if buf.nbytes >= size]
+        if fits:
+            return self._free.pop(min(fits, key=lambda i: self._free[i].nbytes))
+        return np.empty(size, dtype=np.uint8)
+
+    def give(self, buf: Any) -> None:
+        """Keep `buf` for a later copy, within the pool's bytes (larger ones first out)."""
+        self._free.append(buf)
+        self._free.sort(key=lambda b: b.nbytes)
+        while self._free and sum(b.nbytes for b in self._free) > self._max_bytes:
+            self._free.pop()
+
+    def clear(self) -> None:
+        """Forget every spare buffer."""
+        self._free.clear()
+
+
+def pointer(buf: Any) -> Any:
+    """A numpy buffer as the `uint8_t *` llama.cpp's state functions take."""
+    return buf.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
 
 
 MIN_SHARED = 8  # fewer shared tokens than this are prefilled rather than copied

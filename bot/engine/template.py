@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,9 @@ CHATML_TEMPLATE = (
     "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+
+# Message texts whose plain-text tokens are remembered (a few MB at most).
+PLAIN_CACHE_ENTRIES = 4096
 
 # llama.cpp parses these token kinds out of text when asked to (`special=True`); it
 # parses USER_DEFINED tokens even in plain text, so those are defused in contents.
@@ -64,6 +69,9 @@ class ChatTemplate:
         # Plain-text tokenization still parses these: contents get them defused.
         self._user_defined_pattern = pattern_for(user_defined)
         self._warned = False
+        # Rendered from the engine's worker and the planner's threads at once.
+        self._lock = threading.Lock()
+        self._plain: OrderedDict[str, list[int]] = OrderedDict()
 
     def _format(self, roles: Sequence[str], contents: Sequence[str]) -> tuple[str, bool]:
         formatted = self._formatter(
@@ -102,8 +110,7 @@ class ChatTemplate:
                 joined = "".join(text)
                 text.clear()
                 if joined:
-                    tokens.extend(self._llm.tokenize(joined.encode("utf-8", "replace"),
-                                                     add_bos=False, special=False))
+                    tokens.extend(self._plain_tokens(joined))
 
         for index, part in enumerate(parts):
             for piece, token in _control_split(part, self.special_pattern, self.special_ids):
@@ -116,6 +123,23 @@ class ChatTemplate:
                 text.append(defuse(contents[index], self._user_defined_pattern))
         flush()
         return tokens
+
+
+    def _plain_tokens(self, text: str) -> list[int]:
+        """`text` tokenized as plain text, remembered: a conversation's next turn renders
+        every earlier message again, and re-tokenizing them was most of a render."""
+        with self._lock:
+            ids = self._plain.get(text)
+            if ids is not None:
+                self._plain.move_to_end(text)
+                return ids
+        ids = self._llm.tokenize(text.encode("utf-8", "replace"), add_bos=False,
+                                 special=False)
+        with self._lock:
+            self._plain[text] = ids
+            while len(self._plain) > PLAIN_CACHE_ENTRIES:
+                self._plain.popitem(last=False)
+        return ids
 
 
 def special_token_ids(llm: Llama) -> tuple[dict[str, int], set[str]]:
