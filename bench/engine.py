@@ -18,7 +18,7 @@ import statistics
 import time
 from typing import Any
 
-from bench.questions import QUESTIONS
+from bench.questions import QUESTIONS, opener
 from bot.config import Settings, load_settings
 from bot.engine import ChatMessage, SamplingParams
 from bot.engine.batched import BatchedLlamaEngine
@@ -32,7 +32,8 @@ def _chat(question: str, tag: str = "") -> list[ChatMessage]:
 
 def level_chats(level: int, tag: str = "") -> list[list[ChatMessage]]:
     """A level's conversations: distinct from every other level's from the first words."""
-    return [_chat(QUESTIONS[i % len(QUESTIONS)], f"{tag}Level {level}, conversation {i}. ")
+    return [_chat(QUESTIONS[i % len(QUESTIONS)],
+                  f"{opener(tag, level, i)}. {tag}Level {level}, conversation {i}. ")
             for i in range(level)]
 
 

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.questions import QUESTIONS
+from bench.questions import QUESTIONS, opener
 
 LLAMA_CPP_VERSION = "0.3.36"
 LEVELS = (1, 2, 4, 8)
@@ -57,10 +57,12 @@ Messages = list[tuple[str, str]]  # (role, content): picklable across processes
 # Work: the same prompts on both sides ---------------------------------------------------
 
 def level_prompts(level: int, run: int = 0) -> list[Messages]:
-    """The `level` conversations of one level: distinct from every other level's and
-    run's from their first tokens on, so no level finds another's prompt cached."""
-    return [[("system", f"Run {run}, level {level}, conversation {i}. You are a helpful "
-                        "assistant."),
+    """The `level` conversations of one level: distinct from each other and from every
+    other level's and run's from their first tokens on, so no level finds another's
+    prompt cached and the engine copies no shared prefix between them (the server
+    could not): a code unique to the conversation comes first."""
+    return [[("system", f"{opener(run, level, i)}. Run {run}, level {level}, "
+                        f"conversation {i}. You are a helpful assistant."),
              ("user", QUESTIONS[(i + level) % len(QUESTIONS)])] for i in range(level)]
 
 
