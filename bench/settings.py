@@ -3,10 +3,10 @@
 Each variant is measured with llama.cpp's own `llama-batched-bench` (the peer that
 `bench peer` builds), at 1, 2, 4 and 8 sequences, so the figures are the C++ ceiling of
 the setting and nothing of Causette's: flash attention on and off, smaller `n_ubatch`,
-a unified KV cache, `OMP_WAIT_POLICY=passive`, one thread instead of all of them, and
-the default model requantized from Q4_1 to Q4_0 and to Q8_0 (llama.cpp repacks Q4_0
-and Q8_0 weights for AVX2 at load, not Q4_1). The baseline runs first and last, so drift
-shows.
+a unified KV cache, `OMP_WAIT_POLICY=passive`, threads pinned to cores, one thread
+instead of all of them, and the default model requantized from Q4_1 to Q4_0 and to
+Q8_0 (llama.cpp repacks Q4_0 and Q8_0 weights for AVX2 at load, not Q4_1). The baseline
+runs first and last, so drift shows.
 
 The requantized models' quality is measured on a fixed text: perplexity of each model
 over the same tokens, and on the benchmark questions how many greedy tokens each
@@ -153,6 +153,8 @@ def variants(q4_0: Path, q8_0: Path | None = None) -> list[Variant]:
             Variant("n_ubatch 128", ("-ub", "128")),
             Variant("unified KV", ("-kvu",)),
             Variant("OMP_WAIT_POLICY=passive", env={"OMP_WAIT_POLICY": "passive"}),
+            Variant("OMP_PROC_BIND=close, OMP_PLACES=cores",
+                    env={"OMP_PROC_BIND": "close", "OMP_PLACES": "cores"}),
             Variant("1 thread", threads=1),
             Variant("Q4_0 requantized", model=q4_0),
             *([Variant("Q8_0 requantized", model=q8_0)] if q8_0 else []),
@@ -197,9 +199,9 @@ def table(figures: dict[str, Any]) -> str:
     lines = [f"llama-batched-bench, {figures['model']}, {figures['threads']} threads, "
              f"{figures['max_tokens']} tokens per sequence, generated tokens/s "
              f"(load average at the end {figures['load_average']})",
-             f"{'variant':26}" + "".join(f"{n:>9}" for n in LEVELS)]
+             f"{'variant':40}" + "".join(f"{n:>9}" for n in LEVELS)]
     for name, tps in figures["tps"].items():
-        lines.append(f"{name:26}" + "".join(f"{tps.get(str(n), '-'):>9}" for n in LEVELS))
+        lines.append(f"{name:40}" + "".join(f"{tps.get(str(n), '-'):>9}" for n in LEVELS))
     q = figures["quality"]
     lines += [f"perplexity on a fixed text ({q['text_tokens']} tokens): {q['perplexity']}",
               f"greedy answers, tokens shared before they part: {q['greedy_tokens_shared']}"
