@@ -20,6 +20,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,15 @@ def speed(tokens: int, first: float, last: float) -> float:
     return (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
 
 
+async def first_and_last(stream: AsyncIterator[object]) -> tuple[float, float]:
+    """When the first and the last piece of text came, reading `stream` to its end."""
+    first = last = 0.0
+    async for _ in stream:
+        last = time.perf_counter()
+        first = first or last
+    return first, last
+
+
 def system_prompt(run: int, side: str) -> str:
     """A system prompt no other run or side shares from the first token on."""
     return SYSTEM.format(run=run, side=side)
@@ -63,10 +73,7 @@ async def direct_run(runtime: Runtime, run: int, max_tokens: int) -> Sample:
                             top_p=settings.top_p, seed=settings.seed)
     start = time.perf_counter()
     generation = runtime.engine.submit(plan.messages, params)
-    first = last = 0.0
-    async for _ in generation:
-        last = time.perf_counter()
-        first = first or last
+    first, last = await first_and_last(generation)
     result = await generation.result()
     return Sample((first - start) * 1000, speed(result.completion_tokens, first, last),
                   result.completion_tokens, result.prompt_tokens)
@@ -80,10 +87,7 @@ async def pipeline_run(runtime: Runtime, run: int, max_tokens: int) -> Sample:
     reply = await assistant.handle(Inbound("local", "bench", "bench", QUESTION),
                                    system_prompt=system_prompt(run, "p"),
                                    max_tokens=max_tokens)
-    first = last = 0.0
-    async for _ in reply:
-        last = time.perf_counter()
-        first = first or last
+    first, last = await first_and_last(reply)
     outcome = await reply.outcome()
     return Sample((first - start) * 1000, speed(outcome.completion_tokens, first, last),
                   outcome.completion_tokens, outcome.prompt_tokens)

@@ -103,6 +103,8 @@ class BatchedLlamaEngine(LlamaEngine):
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
         self._batch = llama_cpp.llama_batch_init(settings.n_batch, 0, 1)
+        if self.ignore_eos:  # a pass over the vocabulary: not in a request's first token
+            self._eog_bias = eog_biases(self._vocab)
         self._slots = [Slot(seq) for seq in range(self.parallel)]
 
     def _release_context(self) -> None:
@@ -324,14 +326,14 @@ class BatchedLlamaEngine(LlamaEngine):
             return
         self._drop_saved(key)
         self._saved[key] = SavedState(list(slot.tokens), data, written)
-        self._saved_bytes += written
+        self._saved_bytes += data.nbytes  # the RAM held, headroom included
         while self._saved_bytes > budget:
             self._drop_saved(next(iter(self._saved)))
 
     def _drop_saved(self, key: str, recycle: bool = True) -> SavedState | None:
         gone = self._saved.pop(key, None)
         if gone is not None:
-            self._saved_bytes -= gone.size
+            self._saved_bytes -= gone.data.nbytes
             if recycle:
                 self._buffers.give(gone.data)
         return gone

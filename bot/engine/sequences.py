@@ -28,6 +28,9 @@ class SavedState:
     size: int
 
 
+HEADROOM = 4  # a new KV buffer is a quarter larger than asked (a turn's growth)
+
+
 class BufferPool:
     """Byte buffers for KV copies, reused: memory written for the first time costs a
     page fault per page (measured here: copying 12 MB of KV took 4-19 ms into new
@@ -45,7 +48,9 @@ class BufferPool:
         fits = [i for i, buf in enumerate(self._free) if buf.nbytes >= size]
         if fits:
             return self._free.pop(min(fits, key=lambda i: self._free[i].nbytes))
-        return np.empty(size, dtype=np.uint8)
+        # With headroom: a conversation comes back a turn longer, and its old buffer
+        # should still take its next copy.
+        return np.empty(size + size // HEADROOM + 2**16, dtype=np.uint8)
 
     def give(self, buf: Any) -> None:
         """Keep `buf` for a later copy, within the pool's bytes (larger ones first out)."""

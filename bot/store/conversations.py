@@ -56,6 +56,13 @@ class ConversationsMixin(StoreBase):
 
     async def ensure_user(self, platform: str, external_id: str) -> int:
         """The internal id of a platform user, created on first sight."""
+        # Read first: on every message's path, a write transaction (and its commit)
+        # only when the user is new.
+        row = await self._db.fetchrow(
+            "SELECT id FROM users WHERE platform = ? AND external_id = ?",
+            (platform, external_id))
+        if row is not None:
+            return int(row[0])
         async with self._transaction() as db:
             await db.execute(
                 "INSERT INTO users (platform, external_id, created_at) VALUES (?, ?, ?) "
@@ -69,6 +76,11 @@ class ConversationsMixin(StoreBase):
 
     async def open_conversation(self, user_id: int, key: str) -> int:
         """The user's open conversation under `key`, started if there is none."""
+        row = await self._db.fetchrow(  # read first, as ensure_user
+            "SELECT id FROM conversations WHERE user_id = ? AND key = ? AND closed_at IS NULL",
+            (user_id, key))
+        if row is not None:
+            return int(row[0])
         async with self._transaction() as db:
             return await self._open_conversation(db, user_id, key)
 
