@@ -81,8 +81,10 @@ def requantize(source: Path, target: Path, threads: int, kind: str = "Q4_0") -> 
 
 
 def batched_bench(bin_dir: Path, variant: Variant, model: Path, threads: int,
-                  n_ctx: int, n_batch: int, max_tokens: int) -> dict[str, float]:
-    """Generated tokens/s over llama-batched-bench's whole time, per level."""
+                  n_ctx: int, n_batch: int, max_tokens: int
+                  ) -> tuple[dict[str, float], dict[str, float]]:
+    """Per level: generated tokens/s over llama-batched-bench's whole time, and its
+    prompt (prefill) tokens/s."""
     threads = variant.threads or threads
     command = [str(bin_dir / "llama-batched-bench"), "-m", str(variant.model or model),
                "-c", str(n_ctx * max(LEVELS)), "-b", str(n_batch), "-ub", str(n_batch),
@@ -91,12 +93,13 @@ def batched_bench(bin_dir: Path, variant: Variant, model: Path, threads: int,
                "--output-format", "jsonl", *variant.args]  # a later flag wins
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=900,
                           env={**os.environ, **variant.env})
-    out = {}
+    out, prefill = {}, {}
     for line in done.stdout.splitlines():
         if line.startswith("{"):
             row = json.loads(line)
             out[str(row["pl"])] = round(row["pl"] * row["tg"] / row["t"], 1)
-    return out
+            prefill[str(row["pl"])] = round(row["speed_pp"], 1)
+    return out, prefill
 
 
 def _quality_child(model: str, threads: int, max_tokens: int) -> dict[str, Any]:
@@ -175,12 +178,14 @@ def run(max_tokens: int = 128, bin_dir: Path | None = None,
         model.name.replace("Q4_1", kind) if "Q4_1" in model.name
         else f"{model.stem}.{kind}.gguf"), settings.threads, kind) for kind in ("Q4_0", "Q8_0"))
     figures: dict[str, Any] = {"model": model.name, "threads": settings.threads,
-                               "max_tokens": max_tokens, "tps": {}}
+                               "max_tokens": max_tokens, "tps": {},
+                               "prefill_tps": {}}
     for variant in variants(q4_0, q8_0):
-        tps = batched_bench(bin_dir, variant, model, settings.threads, settings.n_ctx,
+        tps, prefill = batched_bench(bin_dir, variant, model, settings.threads, settings.n_ctx,
                             settings.n_batch, max_tokens)
         figures["tps"][variant.name] = tps
-        say(f"{variant.name}: {tps}")
+        figures["prefill_tps"][variant.name] = prefill
+        say(f"{variant.name}: {tps}, prompts read at {prefill} tok/s")
     base = quality(model, settings.threads, 64)
     requants = {path.name: quality(path, settings.threads, 64) for path in (q4_0, q8_0)}
     figures["quality"] = {
@@ -201,6 +206,9 @@ def table(figures: dict[str, Any]) -> str:
              f"(load average at the end {figures['load_average']})",
              f"{'variant':40}" + "".join(f"{n:>9}" for n in LEVELS)]
     for name, tps in figures["tps"].items():
+        lines.append(f"{name:40}" + "".join(f"{tps.get(str(n), '-'):>9}" for n in LEVELS))
+    lines.append("prompt tokens/s (llama-batched-bench's prefill, same variants)")
+    for name, tps in figures.get("prefill_tps", {}).items():
         lines.append(f"{name:40}" + "".join(f"{tps.get(str(n), '-'):>9}" for n in LEVELS))
     q = figures["quality"]
     lines += [f"perplexity on a fixed text ({q['text_tokens']} tokens): {q['perplexity']}",

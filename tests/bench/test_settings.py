@@ -27,8 +27,10 @@ def test_the_table_shows_every_variant_and_the_quality() -> None:
     figures = {"model": "m", "threads": 2, "max_tokens": 8, "load_average": [0.1, 0.2, 0.3],
                "tps": {"baseline": {"1": 10.0, "2": 15.0, "4": 18.0, "8": 19.0},
                        "1 thread": {"1": 8.0}},
+               "prefill_tps": {"baseline": {"1": 150.0, "8": 152.0}},
                "quality": {"perplexity": {"a": 10.0, "b": 11.0}, "text_tokens": 300,
                            "greedy_tokens_shared": {"b": [3, 64]}, "answer_tokens": [64, 64]}}
     text = bench_settings.table(figures)
     assert "baseline" in text and "1 thread" in text and "perplexity" in text
+    assert "prompt tokens/s" in text and "150.0" in text
     assert "-" in text.splitlines()[3]  # a level a variant did not report
