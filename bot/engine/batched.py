@@ -249,6 +249,15 @@ class BatchedLlamaEngine(LlamaEngine):
             return None, 0
         return donor, best
 
+    def _ready(self, slot: Slot) -> bool:
+        """`_take_prefix_when_ready`, a failure of which ends this request alone."""
+        try:
+            return self._take_prefix_when_ready(slot)
+        except Exception as exc:
+            log.exception("copying a shared prefix failed")
+            self._fail(slot, failed_message(exc))
+            return False
+
     def _take_prefix_when_ready(self, slot: Slot) -> bool:
         """For a waiting sequence: True once it can prefill (the donor now holds the
         shared prefix, which is copied in, or it stopped prefilling it: then as it is)."""
@@ -384,7 +393,7 @@ class BatchedLlamaEngine(LlamaEngine):
                 self._finish(slot, "cancelled")
         active = [s for s in active if s.generation is not None]
         # Sequences waiting for another's shared prefix sit this step out, until it is there.
-        active = [s for s in active if s.waits_for is None or self._take_prefix_when_ready(s)]
+        active = [s for s in active if s.waits_for is None or self._ready(s)]
         if not active:
             return
         budget = self.settings.n_batch

@@ -332,3 +332,39 @@ async def test_single_stream_worker_death_and_restart(
     await asyncio.wait_for(engine.restart(), PATIENCE)
     assert engine.healthy
     assert answered(await engine.submit(chat("Say hi."), SHORT).result())
+
+
+async def test_a_failed_prefix_copy_ends_only_the_waiting_conversations(
+        batched: BatchedLlamaEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Conversations arriving together wait for the first to prefill their shared system
+    prompt, then copy it: a copy that fails ends those alone; the first one answers and
+    the engine goes on."""
+    gate, entered = threading.Event(), threading.Event()
+    decode = batched._decode
+
+    def hold_first(parts: list[Any]) -> Any:
+        entered.set()
+        gate.wait(PATIENCE)  # the three below queue up while the blocker's step waits
+        return decode(parts)
+
+    share = batched._share_prefix
+
+    def fail_for_waiters(slot: Any, prompt: list[int], keep: int) -> int:
+        if slot.waits_for is not None:
+            raise OSError("injected copy fault")
+        return share(slot, prompt, keep)
+
+    monkeypatch.setattr(batched, "_decode", hold_first)
+    monkeypatch.setattr(batched, "_share_prefix", fail_for_waiters)
+    blocker = batched.submit([ChatMessage("user", "Count to three.")], SHORT)
+    await asyncio.to_thread(entered.wait, PATIENCE)
+    system = ChatMessage("system", "You are Causette, a friendly and patient assistant. "
+                                   "Answer kindly and precisely, in the user's language.")
+    together = [batched.submit([system, ChatMessage("user", f"Tell me about {animal}.")],
+                               SHORT) for animal in ("owls", "cats")]
+    gate.set()
+    first, second = await results(*together)
+    assert answered(await blocker.result())
+    assert answered(first)  # it prefilled the system prompt itself
+    assert second.stop_reason == "error" and "injected copy fault" in (second.error or "")
+    assert answered(await batched.submit(chat("Still there?"), SHORT).result())
