@@ -6,14 +6,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def test_pipeline_bench_prints_one_json_object(tmp_path: Path) -> None:
+def bench_json(name: str) -> dict[str, Any]:
+    """`python -m bench NAME --json`, one short run, as its one JSON object."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "pipeline", "--json", "--runs", "1", "--tokens", "8"],
+        [sys.executable, "-m", "bench", name, "--json", "--runs", "1", "--tokens", "8"],
         capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout)
+    return dict(json.loads(done.stdout))
+
+
+def test_pipeline_bench_prints_one_json_object() -> None:
+    figures = bench_json("pipeline")
     for key in ("engine_tps", "pipeline_tps", "engine_ttft_ms", "pipeline_ttft_ms"):
         assert figures[key] > 0
     # Both sides decode the same number of tokens from prompts of the same length.
@@ -21,11 +27,7 @@ def test_pipeline_bench_prints_one_json_object(tmp_path: Path) -> None:
     assert figures["engine_prompt_tokens"] == figures["pipeline_prompt_tokens"]
 
 
-def test_backend_bench_prints_its_keys(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "backend", "--json", "--runs", "1", "--tokens", "8"],
-        capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout)
+def test_backend_bench_prints_its_keys() -> None:
+    figures = bench_json("backend")
     for key in ("direct_tps", "direct_ttft_ms", "bot_tps", "bot_ttft_ms"):
         assert figures[key] > 0
