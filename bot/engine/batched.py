@@ -182,7 +182,6 @@ class BatchedLlamaEngine(LlamaEngine):
         return min(idle, key=lambda s: s.last_used)
 
     def _start(self, generation: Generation) -> None:
-
         prompt = self.render(generation.messages)
         room = self.settings.n_ctx - len(prompt)
         if room < 1:
@@ -238,9 +237,8 @@ class BatchedLlamaEngine(LlamaEngine):
         a step's delay instead of prefilling the prefix once per conversation."""
         best, donor = keep, None
         for other in self._slots:
-            if other is slot or other.generation is None or other.waits_for is not None:
-                continue
-            if not other.pending:
+            if (other is slot or other.generation is None or other.waits_for is not None
+                    or not other.pending):
                 continue
             n = common_prefix(other.tokens + other.pending, prompt)
             if n > best:
