@@ -152,21 +152,21 @@ class Tiers:
         now = self.store.now()
         window = self.settings.rate_limit_window_seconds
         window_start = int(now.timestamp()) // window * window
-        if await self.store.hit_rate_limit(user_ref, str(window_start),
-                                           self.settings.rate_limit_messages):
+        day = self.today() if quota else None  # no day: nothing to refund
+        verdict = await self.store.count_message(
+            user_ref, str(window_start), self.settings.rate_limit_messages, day,
+            tier.spec.messages_per_day)
+        if verdict == "rate":
             wait = window_start + window - int(now.timestamp())
             return Admission(False, "rate", t("rate_limited", locale, seconds=max(1, wait)))
-        if not quota:
-            return Admission(True)  # no day: nothing to refund
-        day = self.today()
-        if not await self.store.consume_quota(user_ref, day, tier.spec.messages_per_day):
+        if verdict == "quota":
             reset = self.next_reset()
             upgrade = self._upgrade_hint(tier, locale)
             return Admission(False, "quota", t(
                 "quota_reached", locale, limit=tier.spec.messages_per_day, tier=tier.name,
                 reset=reset.strftime("%H:%M UTC"), hours=_hours_until(now, reset),
-                upgrade=upgrade), day)
-        return Admission(True, day=day)
+                upgrade=upgrade), day or "")
+        return Admission(True, day=day or "")
 
     async def refund(self, admission: Admission, user_ref: str) -> None:
         """Give back a counted message that could not be answered."""

@@ -187,12 +187,15 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def _word(keyword: str) -> str:
+    """A keyword as a pattern for folded text, without the check for a word's start."""
+    word = re.escape(fold(keyword.rstrip("*"))).replace(r"\ ", r"\s+")
+    return word if keyword.endswith("*") else word + r"(?!\w)"  # a stem may go on
+
+
 @lru_cache(maxsize=4096)
 def _pattern(keyword: str) -> re.Pattern[str]:
-    stem = keyword.endswith("*")
-    word = re.escape(fold(keyword.rstrip("*"))).replace(r"\ ", r"\s+")
-    end = "" if stem else r"(?!\w)"
-    return re.compile(r"(?<!\w)" + word + end)
+    return re.compile(r"(?<!\w)" + _word(keyword))
 
 
 def matches(text: str, keywords: Iterable[str]) -> list[str]:
@@ -201,9 +204,22 @@ def matches(text: str, keywords: Iterable[str]) -> list[str]:
     return [k for k in keywords if k.strip() and _pattern(k).search(folded)]
 
 
+@lru_cache(maxsize=256)
+def _any_of(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
+    # One alternation per list: a list of 40 words is one scan of the text, not 40.
+    # The word-start check comes once, before the alternatives: most positions fail it.
+    parts = [_word(k) for k in keywords if k.strip()]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + ")") if parts else None
+
+
 def _categories(table: dict[str, dict[str, tuple[str, ...]]], text: str) -> set[str]:
-    return {name for name, by_language in table.items()
-            if any(matches(text, words) for words in by_language.values())}
+    folded = fold(text)  # once, not once per list
+    found = set()
+    for name, by_language in table.items():
+        patterns = (_any_of(words) for words in by_language.values())
+        if any(p is not None and p.search(folded) for p in patterns):
+            found.add(name)
+    return found
 
 
 def sensitive_topics(text: str) -> set[str]:

@@ -53,6 +53,7 @@ class SqliteDriver:
             connection = await aiosqlite.connect(str(path), isolation_level=None, uri=uri)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"Database {path}: cannot open it ({exc}).") from None
+        connection.row_factory = sqlite3.Row  # `rows` reads names in the same trip
         driver = cls(connection, str(path))
         try:
             await connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -80,9 +81,11 @@ class SqliteDriver:
         return count
 
     async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        # One trip to aiosqlite's thread, where execute + fetchall + close would be three:
+        # each trip is a thread hop, and every message's path makes a dozen of them.
         try:
-            async with self.connection.execute(sql, tuple(params)) as cursor:
-                return [tuple(row) for row in await cursor.fetchall()]
+            return [tuple(row) for row in
+                    await self.connection.execute_fetchall(sql, tuple(params))]
         except sqlite3.Error as exc:
             raise explain(exc, self.location) from None
 
@@ -91,10 +94,9 @@ class SqliteDriver:
         return rows[0] if rows else None
 
     async def rows(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
-        try:
-            async with self.connection.execute(sql, tuple(params)) as cursor:
-                names = [d[0] for d in cursor.description]
-                return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        try:  # rows are sqlite3.Row (set at open), which know their column names
+            return [dict(zip(row.keys(), row, strict=True)) for row in
+                    await self.connection.execute_fetchall(sql, tuple(params))]
         except sqlite3.Error as exc:
             raise explain(exc, self.location) from None
 
@@ -105,10 +107,10 @@ class SqliteDriver:
     async def transaction(self) -> AsyncIterator[Queries]:
         """BEGIN IMMEDIATE ... COMMIT, so a crash never leaves half of it behind."""
         async with self._write_lock:
-            await self.execute("BEGIN IMMEDIATE")
+            await self.fetch("BEGIN IMMEDIATE")  # fetch: one thread hop, execute's is two
             try:
                 yield self
-                await self.execute("COMMIT")
+                await self.fetch("COMMIT")
             except BaseException:
                 try:
                     await self.connection.execute("ROLLBACK")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bot.store.base import iso
+from bot.store.base import Queries, iso
 from bot.store.common import StoreBase, storable
 
 
@@ -140,12 +140,17 @@ class TiersMixin(StoreBase):
     async def consume_quota(self, user_ref: str, day: str, limit: int) -> bool:
         """Count one message for the day unless the limit is reached; one atomic statement."""
         async with self._transaction() as db:
-            count = await db.execute(
-                "INSERT INTO usage_daily (user_ref, day, messages) VALUES (?, ?, 1) "
-                "ON CONFLICT (user_ref, day) DO UPDATE SET "
-                "messages = usage_daily.messages + 1 WHERE usage_daily.messages < ?",
-                (user_ref, day, limit))
-            return count == 1 and limit > 0
+            return await self._consume_quota(db, user_ref, day, limit)
+
+    async def _consume_quota(self, db: Queries, user_ref: str, day: str, limit: int) -> bool:
+        # RETURNING says whether the row was written: the WHERE of DO UPDATE skips it at
+        # the limit. (A row count would cost SQLite a second trip to its thread.)
+        counted = await db.fetchrow(
+            "INSERT INTO usage_daily (user_ref, day, messages) VALUES (?, ?, 1) "
+            "ON CONFLICT (user_ref, day) DO UPDATE SET "
+            "messages = usage_daily.messages + 1 WHERE usage_daily.messages < ? "
+            "RETURNING messages", (user_ref, day, limit))
+        return counted is not None and limit > 0
 
     async def refund_quota(self, user_ref: str, day: str) -> None:
         """Give back a message that was counted but not answered (e.g. the queue was full)."""
@@ -163,16 +168,32 @@ class TiersMixin(StoreBase):
     async def hit_rate_limit(self, user_ref: str, window_start: str, limit: int) -> bool:
         """Count a message in the user's current window; True when over the limit."""
         async with self._transaction() as db:
-            count = await db.execute(
-                "INSERT INTO rate_windows (user_ref, window_start, count) VALUES (?, ?, 1) "
-                "ON CONFLICT (user_ref) DO UPDATE SET count = CASE WHEN "
-                "rate_windows.window_start = excluded.window_start "
-                "THEN rate_windows.count + 1 ELSE 1 END, "
-                "window_start = excluded.window_start "
-                "WHERE rate_windows.window_start != excluded.window_start "
-                "OR rate_windows.count < ?",
-                (user_ref, window_start, limit))
-            return count == 0
+            return await self._hit_rate_limit(db, user_ref, window_start, limit)
+
+    async def _hit_rate_limit(self, db: Queries, user_ref: str, window_start: str,
+                              limit: int) -> bool:
+        counted = await db.fetchrow(
+            "INSERT INTO rate_windows (user_ref, window_start, count) VALUES (?, ?, 1) "
+            "ON CONFLICT (user_ref) DO UPDATE SET count = CASE WHEN "
+            "rate_windows.window_start = excluded.window_start "
+            "THEN rate_windows.count + 1 ELSE 1 END, "
+            "window_start = excluded.window_start "
+            "WHERE rate_windows.window_start != excluded.window_start "
+            "OR rate_windows.count < ? RETURNING count", (user_ref, window_start, limit))
+        return counted is None
+
+    async def count_message(self, user_ref: str, window_start: str, rate_limit: int,
+                            day: str | None, daily_limit: int) -> Literal["ok", "rate", "quota"]:
+        """Count one message against the rate window and, with a `day`, the daily quota,
+        in one transaction (one commit on every message's path); what stopped it, if
+        anything. A message over the rate limit is not counted in the quota."""
+        async with self._transaction() as db:
+            if await self._hit_rate_limit(db, user_ref, window_start, rate_limit):
+                return "rate"
+            if day is not None and not await self._consume_quota(db, user_ref, day,
+                                                                 daily_limit):
+                return "quota"
+            return "ok"
 
     # Personas ------------------------------------------------------------------------
 

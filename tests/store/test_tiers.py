@@ -27,6 +27,22 @@ async def test_rate_window_counts_and_resets(open_store: StoreOpener) -> None:
     assert not await store.hit_rate_limit("local:r", "110", 3)  # a new window
 
 
+async def test_one_transaction_counts_rate_and_quota(open_store: StoreOpener) -> None:
+    store = await open_store()
+    verdicts = [await store.count_message("local:c", "100", 3, "2026-11-25", 2)
+                for _ in range(4)]
+    # The third is within the rate window but over the day's 2; the fourth hits the
+    # rate limit first and is not counted against the quota.
+    assert verdicts == ["ok", "ok", "quota", "rate"]
+    assert await store.usage("local:c", "2026-11-25") == 2
+    # Without a day (a person in crisis) only the rate window counts.
+    assert await store.count_message("local:c", "110", 3, None, 2) == "ok"
+    assert await store.usage("local:c", "2026-11-25") == 2
+    results = await asyncio.gather(*(store.count_message("local:d", "100", 100, "d", 10)
+                                     for _ in range(30)))
+    assert results.count("ok") == 10 and results.count("quota") == 20
+
+
 async def test_grants_replace_expire_revoke_and_audit(open_store: StoreOpener) -> None:
     clock = Clock(NOW)
     store = await open_store(clock)
