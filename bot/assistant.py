@@ -177,13 +177,7 @@ class Assistant:
             preface = crisis_opening(self.settings.crisis_resources, crisis, inbound.region)
         elif tier.allows("persona"):
             system = with_persona(system, await self.store.persona(inbound.user_ref))
-        params = SamplingParams(
-            max_tokens=min(max_tokens or tier.spec.max_reply_tokens,
-                           self.settings.max_reply_tokens),
-            temperature=self.settings.temperature,
-            top_p=self.settings.top_p,
-            seed=self.settings.seed,
-        )
+        params = self._sampling(max_tokens or tier.spec.max_reply_tokens)
         try:
             # Planning tokenizes: while the model restarts it cannot, like submit.
             plan = await asyncio.to_thread(
@@ -228,6 +222,13 @@ class Assistant:
         return Reply(notices=[*notices, *plan.notices], generation=generation,
                      finisher=finisher, user_message_id=user_message, decision=decision,
                      preface=preface, temporary=state.temporary, suggestion=suggestion)
+
+    def _sampling(self, max_tokens: int) -> SamplingParams:
+        """The operator's sampling settings, for an answer of at most `max_tokens`."""
+        settings = self.settings
+        return SamplingParams(max_tokens=min(max_tokens, settings.max_reply_tokens),
+                              temperature=settings.temperature, top_p=settings.top_p,
+                              top_k=settings.top_k, seed=settings.seed)
 
     def _refuse(self, reply: Reply) -> Reply:
         self.metrics.refused(reply.refusal_reason or "other")
@@ -372,10 +373,7 @@ class Assistant:
         else:
             system, request = TRANSLATE_SYSTEM.format(language=language or "English"), text
         plan = await asyncio.to_thread(self.planner.plan, system, [], request, lang, 0)
-        params = SamplingParams(
-            max_tokens=min(decision.tier.spec.max_reply_tokens, self.settings.max_reply_tokens),
-            temperature=self.settings.temperature, top_p=self.settings.top_p,
-            seed=self.settings.seed)
+        params = self._sampling(decision.tier.spec.max_reply_tokens)
         try:
             generation = self.engine.submit(plan.messages, params, decision.tier.spec.priority)
         except EngineError:

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     max_reply_tokens: int = Field(512, ge=1, le=65_536)
     temperature: float = Field(0.7, ge=0.0, le=5.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
+    top_k: int = Field(
+        40, ge=0, le=100_000,
+        description="only the k likeliest tokens are drawn from; 0 = off (slow on CPU)")
     seed: int = Field(-1, ge=-1, description="-1 = a random seed per reply")
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, min_length=1, max_length=8000)
     history_token_budget: int = Field(

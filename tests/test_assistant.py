@@ -316,3 +316,16 @@ async def test_first_token_wait_and_queue_depth_are_kept_per_answer(
     # Measured from submission to the first token, the queue included.
     assert day.first_token_ms is not None and day.first_token_p95_ms is not None
     assert 0 < day.first_token_ms <= day.first_token_p95_ms
+
+
+async def test_top_k_reaches_the_model(settings: Settings) -> None:
+    """TOP_K=1 leaves one candidate: a hot temperature with random seeds then answers
+    exactly as greedy decoding does."""
+    async with open_runtime(settings) as runtime:
+        greedy = await (await runtime.assistant.handle(msg("Name a colour.", "g"))).text()
+    hot = settings.model_copy(update={"temperature": 1.5, "top_p": 1.0, "top_k": 1,
+                                      "seed": -1})
+    async with open_runtime(hot) as runtime:
+        answers = [await (await runtime.assistant.handle(msg("Name a colour.", user))).text()
+                   for user in ("h1", "h2")]
+    assert greedy.strip() and answers == [greedy, greedy]

@@ -38,8 +38,8 @@ from typing import Any
 
 from bot.config import Settings
 from bot.engine.llama import LlamaEngine, failed_message
-from bot.engine.protocol import Generation, GenerationResult, StopReason
-from bot.engine.sampling import eog_biases, make_sampler
+from bot.engine.protocol import Generation, GenerationResult, StopReason, emit_all
+from bot.engine.sampling import EndTokens, Sampler, end_tokens
 from bot.engine.sequences import (
     MIN_SHARED,
     NO_ROOM,
@@ -74,8 +74,13 @@ class BatchedLlamaEngine(LlamaEngine):
         # Benchmarks only: end-of-generation tokens are never sampled (as llama-server's
         # `ignore_eos`), so every request decodes exactly `max_tokens` tokens.
         self.ignore_eos = False
-        self._eog_bias: Any = None
+        self._end: EndTokens | None = None
+        self._n_vocab = 0
         self._decode_s = 0.0  # how long the last llama_decode took
+        # A step's text deltas, sent to the loop together when the step ends: the loop
+        # then wakes once per step, not once per sequence, and takes the cores from
+        # llama_decode's threads less often.
+        self._outbox: list[tuple[Generation, str]] = []
 
     def _own_context_tokens(self) -> int:
         return 256  # the high-level object only tokenizes; the batched context is below
@@ -103,8 +108,9 @@ class BatchedLlamaEngine(LlamaEngine):
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
         self._batch = llama_cpp.llama_batch_init(settings.n_batch, 0, 1)
+        self._n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         if self.ignore_eos:  # a pass over the vocabulary: not in a request's first token
-            self._eog_bias = eog_biases(self._vocab)
+            self._end = end_tokens(self._vocab)
         self._slots = [Slot(seq) for seq in range(self.parallel)]
 
     def _release_context(self) -> None:
@@ -143,6 +149,13 @@ class BatchedLlamaEngine(LlamaEngine):
                     for slot in active:
                         if slot.generation is not None:
                             self._fail(slot, failed_message(exc))
+                finally:
+                    self._send_deltas()
+
+    def _send_deltas(self) -> None:
+        deltas, self._outbox = self._outbox, []
+        if deltas:
+            emit_all(deltas)
 
     def _admit(self, block: bool) -> bool:
         """Start queued requests on idle sequences; True once shutdown was asked."""
@@ -371,16 +384,14 @@ class BatchedLlamaEngine(LlamaEngine):
         """Conversation key -> tokens of KV saved in RAM (for tests and /model)."""
         return {key: len(state.tokens) for key, state in self._saved.items()}
 
-    def _make_sampler(self, generation: Generation) -> Any:
-        if self.ignore_eos and self._eog_bias is None:
-            self._eog_bias = eog_biases(self._vocab)
-        return make_sampler(generation.params, self._eog_bias if self.ignore_eos else None)
+    def _make_sampler(self, generation: Generation) -> Sampler:
+        if self.ignore_eos and self._end is None:
+            self._end = end_tokens(self._vocab)
+        return Sampler(generation.params, self._n_vocab, self._end if self.ignore_eos else None)
 
     def _free_sampler(self, slot: Slot) -> None:
-        import llama_cpp
-
         if slot.sampler is not None:
-            llama_cpp.llama_sampler_free(slot.sampler)
+            slot.sampler.free()
             slot.sampler = None
 
     # One step -----------------------------------------------------------------------
@@ -506,6 +517,7 @@ class BatchedLlamaEngine(LlamaEngine):
         import llama_cpp
 
         generation = slot.generation
+        self._send_deltas()  # what the user was sent before the error, in order
         llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, 0, -1)
         slot.tokens = []
         slot.cache_key = None
@@ -525,9 +537,9 @@ class BatchedLlamaEngine(LlamaEngine):
     def _sample(self, slot: Slot, index: int) -> None:
         import llama_cpp
 
-        generation = slot.generation
-        assert generation is not None
-        token = llama_cpp.llama_sampler_sample(slot.sampler, self._ctx, index)
+        generation, sampler = slot.generation, slot.sampler
+        assert generation is not None and sampler is not None
+        token = sampler.sample(self._ctx, index)
         if slot.first is None:
             slot.first = time.perf_counter()
         if llama_cpp.llama_vocab_is_eog(self._vocab, token):
@@ -538,7 +550,7 @@ class BatchedLlamaEngine(LlamaEngine):
         text = slot.decoder.decode(self._piece.raw[: max(0, size)])
         if text:
             slot.pieces.append(text)
-            generation._emit(text)
+            self._outbox.append((generation, text))
         stops = generation.params.stop
         if stops and any(stop in "".join(slot.pieces[-8:]) for stop in stops):
             self._finish(slot, "stop")
@@ -554,7 +566,8 @@ class BatchedLlamaEngine(LlamaEngine):
         tail = slot.decoder.decode(b"", final=True) if slot.decoder else ""
         if tail:
             slot.pieces.append(tail)
-            generation._emit(tail)
+            self._outbox.append((generation, tail))
+        self._send_deltas()  # before the end, which the loop must see after them
         result = GenerationResult(
             "".join(slot.pieces), reason, prompt_tokens=slot.prompt_tokens,
             completion_tokens=slot.generated, error=error,

@@ -378,7 +378,8 @@ class LlamaEngine:
         first: float | None = None
         stream: Any = llm.create_completion(
             prompt, max_tokens=min(params.max_tokens, room), temperature=params.temperature,
-            top_p=params.top_p, seed=seed, stop=list(params.stop) or None, stream=True,
+            top_p=params.top_p, top_k=params.top_k, seed=seed, stop=list(params.stop) or None,
+            stream=True,
         )
         try:
             for chunk in stream:

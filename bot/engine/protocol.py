@@ -47,6 +47,7 @@ class SamplingParams:
     max_tokens: int = 512
     temperature: float = 0.7
     top_p: float = 0.95
+    top_k: int = 40  # 0 = off
     seed: int = -1
     stop: tuple[str, ...] = ()
 
@@ -183,6 +184,21 @@ class Generation:
             self._loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:  # the loop is closed: nobody is listening any more
             pass
+
+
+def emit_all(deltas: Sequence[tuple[Generation, str]]) -> None:
+    """From a worker: several generations' text deltas, each generation's in order, in one
+    call to their loop (one wake-up of the loop per decoding step, not one per sequence)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Generation, str]]] = {}
+    for generation, delta in deltas:
+        by_loop.setdefault(generation._loop, []).append((generation, delta))
+    for batch in by_loop.values():
+        batch[0][0]._call(_push_all, batch)
+
+
+def _push_all(deltas: list[tuple[Generation, str]]) -> None:
+    for generation, delta in deltas:
+        generation._push(delta)
 
 
 class Engine(Protocol):

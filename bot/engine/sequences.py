@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.engine.llama import failed_message
 from bot.engine.protocol import Generation
+from bot.engine.sampling import Sampler
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
@@ -93,7 +94,7 @@ class Slot:
     cache_key: str | None = None
     last_used: float = 0.0
     generation: Generation | None = None
-    sampler: Any = None
+    sampler: Sampler | None = None
     pending: list[int] = field(default_factory=list)  # prompt tokens not yet decoded
     next_token: int | None = None  # sampled, not yet decoded
     prompt_tokens: int = 0
