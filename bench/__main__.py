@@ -42,7 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     tuning.add_argument("--bin-dir", type=Path, default=None,
                         help="use this llama-batched-bench instead of building")
     tuning.add_argument("--json", action="store_true", help="print one JSON object")
+    sampling = subs.add_parser("sampling", help="what picking a token costs: greedy, "
+                                                "top-k before top-p")
+    sampling.add_argument("--runs", type=int, default=3, help="runs, alternating")
+    sampling.add_argument("--tokens", type=int, default=128, help="tokens per answer")
+    sampling.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+
+    if args.name == "sampling":
+        from bench import sampling as bench_sampling
+
+        figures = bench_sampling.run(runs=args.runs, max_tokens=args.tokens)
+        print(json.dumps(figures) if args.json else bench_sampling.table(figures))
+        return 0
 
     if args.name == "settings":
         from bench import settings as bench_settings

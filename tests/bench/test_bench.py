@@ -33,3 +33,13 @@ def test_backend_bench_prints_its_keys() -> None:
     figures = bench_json("backend")
     for key in ("direct_tps", "direct_ttft_ms", "bot_tps", "bot_ttft_ms"):
         assert figures[key] > 0
+
+
+def test_sampling_bench_prints_its_keys() -> None:
+    figures = bench_json("sampling")
+    assert set(figures["tps_per_conversation"]) == {"40", "0"}
+    assert all(v > 0 for by_n in figures["tps_per_conversation"].values()
+               for v in by_n.values())
+    assert set(figures["top_k_40_vs_0"]) == {"1", "4"}
+    assert set(figures["sample_us"]) == {"llama_cpp_greedy", "engine_greedy",
+                                         "llama_cpp_top_p", "engine_top_k_40_top_p"}
