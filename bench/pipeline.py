@@ -6,10 +6,12 @@ streams); the direct side submits the very messages the planner built to that en
 and reads its deltas. So the engine's worker is the only thread that decodes, and what
 the ratio measures is what the bot adds around the engine.
 
-Each run gives each side a prompt of its own that differs from the first token on (the
-run and the side open the system prompt), so neither reuses KV the other or an earlier
-run left: both prefill the same number of tokens. Both decode exactly `max_tokens`
-tokens (end-of-generation tokens are never sampled, as llama-server's `ignore_eos`),
+Each run gives each side a prompt of its own that differs from its first word on (a
+code made from the run and the side opens the system prompt), so neither reuses KV the
+other or an earlier run left: both prefill the same number of tokens, and the bench
+prints how many each found cached (the chat template's opening, on both sides). Both
+decode exactly `max_tokens` tokens (end-of-generation tokens are never sampled, as
+llama-server's `ignore_eos`),
 counted from the engine's result, and both are timed the same way: from the call that
 submits to the first and last piece of text the caller receives. Runs alternate which
 side goes first, so machine drift hits both.
@@ -20,18 +22,20 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.questions import opener
 from bot.assistant import Inbound
 from bot.config import load_settings
-from bot.engine import SamplingParams
+from bot.engine import ChatMessage, SamplingParams
 from bot.engine.batched import BatchedLlamaEngine
+from bot.engine.sequences import common_prefix
 from bot.runtime import Runtime, open_runtime
 
-SYSTEM = "Run {run}{side}. You are a helpful assistant."
+SYSTEM = "{code}. You are a helpful assistant."
 QUESTION = "Write a detailed story about a lighthouse keeper and a storm."
 SEED = 1234
 
@@ -44,6 +48,7 @@ class Sample:
     tps: float
     tokens: int
     prompt_tokens: int
+    cached_tokens: int
 
 
 def speed(tokens: int, first: float, last: float) -> float:
@@ -60,37 +65,61 @@ async def first_and_last(stream: AsyncIterator[object]) -> tuple[float, float]:
     return first, last
 
 
-def system_prompt(run: int, side: str) -> str:
-    """A system prompt no other run or side shares from the first token on."""
-    return SYSTEM.format(run=run, side=side)
+class SystemPrompts:
+    """Each run's two system prompts: as many tokens each, and each opening with a token
+    that no earlier prompt of the bench opened with, so neither side keeps KV that the
+    other or an earlier run left (beyond the chat template's own opening)."""
+
+    def __init__(self, render: Callable[[str], list[int]]) -> None:
+        self._render = render  # a system prompt as the model's tokens, template included
+        self._template = common_prefix(render("alpha"), render("zebra"))
+        self._openings: set[int] = set()
+
+    def pair(self, run: int) -> tuple[str, str]:
+        """(direct, pipeline) for `run`."""
+        n = self._template
+        for salt in range(10_000):
+            direct, pipe = (SYSTEM.format(code=opener("pipeline", run, side, salt))
+                            for side in "dp")
+            a, b = self._render(direct), self._render(pipe)
+            if (len(a) == len(b) and common_prefix(a, b) == n
+                    and not {a[n], b[n]} & self._openings):
+                self._openings |= {a[n], b[n]}
+                return direct, pipe
+        raise RuntimeError("no pair of system prompts of equal length was found")
 
 
-async def direct_run(runtime: Runtime, run: int, max_tokens: int) -> Sample:
+async def direct_run(runtime: Runtime, system: str, key: str, max_tokens: int) -> Sample:
     """The engine alone, given the messages the planner builds for the pipeline."""
     settings = runtime.settings
-    plan = runtime.assistant.planner.plan(system_prompt(run, "d"), [], QUESTION)
+    plan = runtime.assistant.planner.plan(system, [], QUESTION)
     params = SamplingParams(max_tokens=max_tokens, temperature=settings.temperature,
                             top_p=settings.top_p, seed=settings.seed)
     start = time.perf_counter()
-    generation = runtime.engine.submit(plan.messages, params)
+    # A key of its own, like the pipeline's conversation: the engine then chooses its
+    # sequence by the same rule for both sides (without one it could not take a
+    # sequence a conversation holds, so it found less of its prompt cached).
+    generation = runtime.engine.submit(plan.messages, params, cache_key=key)
     first, last = await first_and_last(generation)
     result = await generation.result()
     return Sample((first - start) * 1000, speed(result.completion_tokens, first, last),
-                  result.completion_tokens, result.prompt_tokens)
+                  result.completion_tokens, result.prompt_tokens, result.cached_tokens)
 
 
-async def pipeline_run(runtime: Runtime, run: int, max_tokens: int) -> Sample:
+async def pipeline_run(runtime: Runtime, system: str, max_tokens: int) -> Sample:
     """One answer through the whole pipeline, a new conversation each time."""
     assistant = runtime.assistant
     await assistant.reset("local", "bench", "bench")
     start = time.perf_counter()
     reply = await assistant.handle(Inbound("local", "bench", "bench", QUESTION),
-                                   system_prompt=system_prompt(run, "p"),
+                                   system_prompt=system,
                                    max_tokens=max_tokens)
     first, last = await first_and_last(reply)
     outcome = await reply.outcome()
+    assert reply.generation is not None, reply.refusal
+    cached = (await reply.generation.result()).cached_tokens
     return Sample((first - start) * 1000, speed(outcome.completion_tokens, first, last),
-                  outcome.completion_tokens, outcome.prompt_tokens)
+                  outcome.completion_tokens, outcome.prompt_tokens, cached)
 
 
 async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
@@ -103,15 +132,22 @@ async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
         direct: list[Sample] = []
         pipe: list[Sample] = []
         async with open_runtime(settings, engine) as runtime:
-            await direct_run(runtime, -1, 8)  # warm-up: page the weights in for both
-            await pipeline_run(runtime, -1, 8)
+            prompts = SystemPrompts(
+                lambda text: engine.render([ChatMessage("system", text)]))
+            warm = prompts.pair(-1)  # warm-up: page the weights in for both
+            await direct_run(runtime, warm[0], "bench:direct:-1", 8)
+            await pipeline_run(runtime, warm[1], 8)
             for i in range(runs):
+                system_direct, system_pipe = prompts.pair(i)
+                measure_direct = direct_run(runtime, system_direct, f"bench:direct:{i}",
+                                            max_tokens)
+                measure_pipe = pipeline_run(runtime, system_pipe, max_tokens)
                 if i % 2:
-                    pipe.append(await pipeline_run(runtime, i, max_tokens))
-                    direct.append(await direct_run(runtime, i, max_tokens))
+                    pipe.append(await measure_pipe)
+                    direct.append(await measure_direct)
                 else:
-                    direct.append(await direct_run(runtime, i, max_tokens))
-                    pipe.append(await pipeline_run(runtime, i, max_tokens))
+                    direct.append(await measure_direct)
+                    pipe.append(await measure_pipe)
 
     def median(samples: list[Sample], field: str) -> float:
         return float(statistics.median(getattr(s, field) for s in samples))
@@ -127,6 +163,8 @@ async def run(runs: int = 5, max_tokens: int = 128) -> dict[str, Any]:
         "pipeline_tokens": [s.tokens for s in pipe],
         "engine_prompt_tokens": [s.prompt_tokens for s in direct],
         "pipeline_prompt_tokens": [s.prompt_tokens for s in pipe],
+        "engine_cached_tokens": [s.cached_tokens for s in direct],
+        "pipeline_cached_tokens": [s.cached_tokens for s in pipe],
         "engine_tps": round(direct_tps, 1),
         "pipeline_tps": round(pipe_tps, 1),
         "tps_ratio": round(pipe_tps / direct_tps, 3) if direct_tps else None,
@@ -154,4 +192,6 @@ def table(figures: dict[str, Any]) -> str:
         f" (median of each run's difference {figures['ttft_added_paired_ms']:+} ms)",
         f"tokens per answer: engine {figures['engine_tokens']}, "
         f"pipeline {figures['pipeline_tokens']}",
+        f"prompt tokens found cached: engine {figures['engine_cached_tokens']}, "
+        f"pipeline {figures['pipeline_cached_tokens']}",
     ])

@@ -25,6 +25,8 @@ def test_pipeline_bench_prints_one_json_object() -> None:
     # Both sides decode the same number of tokens from prompts of the same length.
     assert figures["engine_tokens"] == figures["pipeline_tokens"] == [8]
     assert figures["engine_prompt_tokens"] == figures["pipeline_prompt_tokens"]
+    # Neither side finds more of its prompt cached than the other.
+    assert figures["engine_cached_tokens"] == figures["pipeline_cached_tokens"]
     # One run: the median of the runs' differences is that run's difference.
     assert figures["ttft_added_paired_ms"] == figures["ttft_added_ms"]
 
