@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from bot.locales import t
-from bot.topics import CRISIS, matches
+from bot.topics import CRISIS, fold, matches, mentions_any
 
 # Where no country is known and no line speaks the language: a directory of them all.
 INTERNATIONAL = "*"
@@ -64,8 +64,10 @@ def detect_crisis(text: str, locale: str = "en") -> Crisis | None:
     (when it is one of them), else the first that matched.
     """
     found: dict[str, list[str]] = {}
+    folded = fold(text)
     for language, phrases in CRISIS.items():
-        hits = matches(text, phrases)
+        # Every message is checked: one scan says whether to look for which phrases.
+        hits = matches(text, phrases) if mentions_any(folded, phrases) else []
         if hits:
             found[language] = hits
     if not found:

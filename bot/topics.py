@@ -204,6 +204,13 @@ def matches(text: str, keywords: Iterable[str]) -> list[str]:
     return [k for k in keywords if k.strip() and _pattern(k).search(folded)]
 
 
+def mentions_any(folded: str, keywords: tuple[str, ...]) -> bool:
+    """True when `folded` (see `fold`) holds any of the keywords: one scan of the text,
+    where `matches` makes one per keyword to say which."""
+    pattern = _any_of(keywords)
+    return pattern is not None and pattern.search(folded) is not None
+
+
 @lru_cache(maxsize=256)
 def _any_of(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
     # One alternation per list: a list of 40 words is one scan of the text, not 40.
