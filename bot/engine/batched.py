@@ -77,6 +77,11 @@ class BatchedLlamaEngine(LlamaEngine):
         self._end: EndTokens | None = None
         self._n_vocab = 0
         self._decode_s = 0.0  # how long the last llama_decode took
+        # Since start: decoding steps, their time, and llama_decode's part of it (what is
+        # left is the engine's own work per step: batching, sampling, handing out text).
+        self.steps = 0
+        self.step_seconds = 0.0
+        self.decode_seconds = 0.0
         # A step's text deltas, sent to the loop together when the step ends: the loop
         # then wakes once per step, not once per sequence, and takes the cores from
         # llama_decode's threads less often.
@@ -142,6 +147,7 @@ class BatchedLlamaEngine(LlamaEngine):
                 stopping = self._admit(block=not active)
             active = [s for s in self._slots if s.generation is not None]
             if active:
+                started = time.perf_counter()
                 try:
                     self._step(active)
                 except Exception as exc:  # a step's own failure: its sequences end, not the worker
@@ -151,6 +157,8 @@ class BatchedLlamaEngine(LlamaEngine):
                             self._fail(slot, failed_message(exc))
                 finally:
                     self._send_deltas()
+                    self.step_seconds += time.perf_counter() - started
+                    self.steps += 1  # last: a reader that sees the count sees its time
 
     def _send_deltas(self) -> None:
         deltas, self._outbox = self._outbox, []
@@ -466,6 +474,7 @@ class BatchedLlamaEngine(LlamaEngine):
         try:
             status = int(llama_cpp.llama_decode(self._ctx, batch))
             self._decode_s = time.perf_counter() - started
+            self.decode_seconds += self._decode_s
         except Exception as exc:  # treated like a failed status: retried, then isolated
             log.exception("llama_decode raised")
             status = exc

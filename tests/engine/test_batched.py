@@ -290,3 +290,19 @@ async def test_a_prefix_is_copied_from_a_saved_conversation(settings: Settings) 
         assert "owls" in engine.saved()  # copied from, not consumed
     finally:
         await engine.close()
+
+
+async def test_step_counters_split_llama_decode_from_the_engines_own_work(
+        batched: BatchedLlamaEngine) -> None:
+    before = (batched.steps, batched.step_seconds, batched.decode_seconds)
+    result = await batched.submit(chat("Count to five."), GREEDY).result()
+    # One step reads the prompt and gives the first token, one more each further token
+    # (and the end token, when the model stops by itself).
+    expected = result.completion_tokens + (result.stop_reason == "stop")
+    for _ in range(100):  # the worker counts a step just after the answer is handed over
+        if batched.steps - before[0] == expected:
+            break
+        await asyncio.sleep(0.01)
+    step_s, decode_s = batched.step_seconds - before[1], batched.decode_seconds - before[2]
+    assert batched.steps - before[0] == expected
+    assert 0 < decode_s < step_s
