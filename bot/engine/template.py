@@ -43,6 +43,10 @@ CHATML_TEMPLATE = (
 # Message texts whose plain-text tokens are remembered (a few MB at most).
 PLAIN_CACHE_ENTRIES = 4096
 
+# Whole prompts remembered: the planner renders a prompt (in a worker thread, to count
+# it) moments before the engine's worker renders the same messages to prefill them.
+PROMPT_CACHE_ENTRIES = 16
+
 # llama.cpp parses these token kinds out of text when asked to (`special=True`); it
 # parses USER_DEFINED tokens even in plain text, so those are defused in contents.
 _USER_DEFINED = 1 << 4
@@ -72,6 +76,7 @@ class ChatTemplate:
         # Rendered from the engine's worker and the planner's threads at once.
         self._lock = threading.Lock()
         self._plain: OrderedDict[str, list[int]] = OrderedDict()
+        self._prompts: OrderedDict[tuple[tuple[str, str], ...], list[int]] = OrderedDict()
 
     def _format(self, roles: Sequence[str], contents: Sequence[str]) -> tuple[str, bool]:
         formatted = self._formatter(
@@ -81,6 +86,20 @@ class ChatTemplate:
 
     def render(self, messages: Sequence[ChatMessage]) -> list[int]:
         """Apply the template and tokenize, contents as plain text, ready for generation."""
+        key = tuple((m.role, m.content) for m in messages)
+        with self._lock:
+            tokens = self._prompts.get(key)
+            if tokens is not None:
+                self._prompts.move_to_end(key)
+                return list(tokens)  # a copy: callers may change theirs
+        tokens = self._render(messages)
+        with self._lock:
+            self._prompts[key] = list(tokens)
+            while len(self._prompts) > PROMPT_CACHE_ENTRIES:
+                self._prompts.popitem(last=False)
+        return tokens
+
+    def _render(self, messages: Sequence[ChatMessage]) -> list[int]:
         roles = [m.role for m in messages]
         contents = [m.content for m in messages]
         nonce = secrets.token_hex(8)

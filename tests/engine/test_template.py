@@ -96,3 +96,18 @@ def test_a_template_that_rewrites_contents_gets_them_defused(engine: LlamaEngine
     assert tokens.count(template.special_ids["<|im_start|>"]) == 2
     text = visible(engine, tokens, template).replace(WORD_JOINER, "")
     assert INJECTION.replace("France", "Spain") in text
+
+
+def test_a_prompt_rendered_again_comes_from_memory_unchanged(template: ChatTemplate) -> None:
+    from bot.engine.template import PROMPT_CACHE_ENTRIES
+
+    messages = [ChatMessage("system", "Be brief."), ChatMessage("user", INJECTION)]
+    first = template.render(messages)
+    first.append(-1)  # a caller changing its list changes nobody else's
+    again = template.render(messages)
+    assert again == first[:-1] and again == template._render(messages)
+    # Another content, even one character, is another prompt.
+    assert template.render([messages[0], ChatMessage("user", INJECTION + "!")]) != again
+    for i in range(PROMPT_CACHE_ENTRIES + 5):
+        template.render([ChatMessage("user", f"Message {i}")])
+    assert len(template._prompts) == PROMPT_CACHE_ENTRIES
