@@ -13,40 +13,40 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen benchmark."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     subs = parser.add_subparsers(dest="name", required=True)
-    pipeline = subs.add_parser("pipeline", help="raw llama-cpp-python vs the whole pipeline")
+
+    def bench(name: str, about: str) -> argparse.ArgumentParser:
+        """A benchmark's sub-command; every one can print its figures as JSON."""
+        sub = subs.add_parser(name, help=about)
+        sub.add_argument("--json", action="store_true", help="print one JSON object")
+        return sub
+
+    pipeline = bench("pipeline", "raw llama-cpp-python vs the whole pipeline")
     pipeline.add_argument("--runs", type=int, default=5, help="runs of each, interleaved")
     pipeline.add_argument("--tokens", type=int, default=128, help="max tokens per answer")
-    pipeline.add_argument("--json", action="store_true", help="print one JSON object")
-    engine = subs.add_parser("engine", help="batched engine vs reference and naive baselines")
+    engine = bench("engine", "batched engine vs reference and naive baselines")
     engine.add_argument("--tokens", type=int, default=128, help="max tokens per answer")
-    engine.add_argument("--json", action="store_true", help="print one JSON object")
-    backend = subs.add_parser("backend", help="OpenAI-compatible server: direct vs bot")
+    backend = bench("backend", "OpenAI-compatible server: direct vs bot")
     backend.add_argument("--runs", type=int, default=5)
     backend.add_argument("--tokens", type=int, default=128)
-    backend.add_argument("--json", action="store_true", help="print one JSON object")
-    load = subs.add_parser("load", help="200 simulated users through the pipeline")
+    load = bench("load", "200 simulated users through the pipeline")
     load.add_argument("--users", type=int, default=200)
     load.add_argument("--messages", type=int, default=2, help="messages per user")
-    load.add_argument("--json", action="store_true", help="print one JSON object")
-    peer = subs.add_parser("peer", help="the engine beside llama-server and "
-                                        "llama-batched-bench (built once, cached)")
+    peer = bench("peer", "the engine beside llama-server and "
+                         "llama-batched-bench (built once, cached)")
     peer.add_argument("--runs", type=int, default=1, help="whole runs; figures are medians")
     peer.add_argument("--tokens", type=int, default=128, help="tokens per answer")
     peer.add_argument("--chat-tokens", type=int, default=64, help="tokens per chat answer")
     peer.add_argument("--bin-dir", type=Path, default=None,
                       help="use these llama-server/llama-batched-bench instead of building")
-    peer.add_argument("--json", action="store_true", help="print one JSON object")
-    tuning = subs.add_parser("settings", help="llama.cpp settings and a Q4_0 requantized "
-                                              "model, with llama-batched-bench")
+    tuning = bench("settings", "llama.cpp settings and a Q4_0 requantized "
+                               "model, with llama-batched-bench")
     tuning.add_argument("--tokens", type=int, default=128, help="tokens per sequence")
     tuning.add_argument("--bin-dir", type=Path, default=None,
                         help="use this llama-batched-bench instead of building")
-    tuning.add_argument("--json", action="store_true", help="print one JSON object")
-    sampling = subs.add_parser("sampling", help="what picking a token costs: greedy, "
-                                                "top-k before top-p")
+    sampling = bench("sampling", "what picking a token costs: greedy, "
+                                 "top-k before top-p")
     sampling.add_argument("--runs", type=int, default=3, help="runs, alternating")
     sampling.add_argument("--tokens", type=int, default=128, help="tokens per answer")
-    sampling.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
 
     if args.name == "sampling":

@@ -152,9 +152,9 @@ class Tiers:
         now = self.store.now()
         window = self.settings.rate_limit_window_seconds
         window_start = int(now.timestamp()) // window * window
-        day = self.today() if quota else None  # no day: nothing to refund
+        day = self.today() if quota else ""  # no day: nothing to refund
         verdict = await self.store.count_message(
-            user_ref, str(window_start), self.settings.rate_limit_messages, day,
+            user_ref, str(window_start), self.settings.rate_limit_messages, day or None,
             tier.spec.messages_per_day)
         if verdict == "rate":
             wait = window_start + window - int(now.timestamp())
@@ -165,8 +165,8 @@ class Tiers:
             return Admission(False, "quota", t(
                 "quota_reached", locale, limit=tier.spec.messages_per_day, tier=tier.name,
                 reset=reset.strftime("%H:%M UTC"), hours=_hours_until(now, reset),
-                upgrade=upgrade), day or "")
-        return Admission(True, day=day or "")
+                upgrade=upgrade), day)
+        return Admission(True, day=day)
 
     async def refund(self, admission: Admission, user_ref: str) -> None:
         """Give back a counted message that could not be answered."""

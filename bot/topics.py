@@ -221,12 +221,8 @@ def _any_of(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
 
 def _categories(table: dict[str, dict[str, tuple[str, ...]]], text: str) -> set[str]:
     folded = fold(text)  # once, not once per list
-    found = set()
-    for name, by_language in table.items():
-        patterns = (_any_of(words) for words in by_language.values())
-        if any(p is not None and p.search(folded) for p in patterns):
-            found.add(name)
-    return found
+    return {name for name, by_language in table.items()
+            if any(mentions_any(folded, words) for words in by_language.values())}
 
 
 def sensitive_topics(text: str) -> set[str]:
