@@ -27,7 +27,7 @@ import aiohttp
 
 from bench.pipeline import QUESTION, speed
 from bot.config import load_settings
-from bot.runtime import open_runtime
+from bot.pipeline.runtime import open_runtime
 
 
 def _free_port() -> int:
@@ -65,7 +65,7 @@ async def _direct(session: aiohttp.ClientSession, url: str, system: str,
 async def _timed_pipeline(runtime: Any, system: str, max_tokens: int
                           ) -> tuple[float, float, int, str, float, float]:
     """pipeline_run, with the first and last text's times (the interval both sides use)."""
-    from bot.assistant import Inbound
+    from bot.pipeline.assistant import Inbound
 
     assistant = runtime.assistant
     await assistant.reset("local", "bench", "bench")

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.assistant import Inbound
 from bot.config import load_settings
-from bot.runtime import open_runtime
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.runtime import open_runtime
 
 
 def rss_mb() -> float:

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.questions import opener
-from bot.assistant import Inbound
 from bot.config import load_settings
 from bot.engine import ChatMessage, SamplingParams
 from bot.engine.batched import BatchedLlamaEngine
 from bot.engine.sequences import common_prefix
-from bot.runtime import Runtime, open_runtime
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.runtime import Runtime, open_runtime
 
 SYSTEM = "{code}. You are a helpful assistant."
 QUESTION = "Write a detailed story about a lighthouse keeper and a storm."

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 
-from bot.prompts import DEFAULT_SYSTEM_PROMPT
-from bot.safety import DEFAULT_CRISIS_RESOURCES, CrisisLine
+from bot.pipeline.prompts import DEFAULT_SYSTEM_PROMPT
+from bot.safety.crisis import DEFAULT_CRISIS_RESOURCES, CrisisLine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = PROJECT_ROOT / "models"
@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(30, ge=1, le=86_400)
     persona_max_chars: int = Field(1000, ge=1, le=8000)
     summarize_max_messages: int = Field(50, ge=1, le=500)
-    # Memory (bot/memory.py): facts a user asked Causette to keep, across conversations.
+    # Memory (bot/pipeline/memory.py): facts a user asked Causette to keep, across conversations.
     memory_auto: bool = Field(
         False, description="after an answer, ask the model whether to save a fact")
     memory_fact_chars: int = Field(300, ge=1, le=4000, description="longest saved fact")
@@ -181,7 +181,7 @@ class Settings(BaseSettings):
         0.05, ge=0.0, le=1.0, description="how far ahead of an even spend a campaign may be")
     currency: str = Field("EUR", min_length=3, max_length=3)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    # Safety (bot/safety.py, bot/moderation.py): crisis lines are data, not prompts.
+    # Safety (bot/safety/crisis.py, bot/safety/moderation.py): crisis lines are data, not prompts.
     crisis_resources: list[CrisisLine] = Field(
         default_factory=lambda: list(DEFAULT_CRISIS_RESOURCES),
         description="crisis lines by country and language (JSON list)")

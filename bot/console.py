@@ -10,8 +10,8 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
-from bot.assistant import Assistant, Inbound, Reply
 from bot.locales import t
+from bot.pipeline.assistant import Assistant, Inbound, Reply
 
 HELP = """Commands:
   /reset                      start a new conversation (the old one stays stored)

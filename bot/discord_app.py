@@ -14,11 +14,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.assistant import Inbound
 from bot.config import Settings
 from bot.locales import COMMAND_FR, pick_locale, t
-from bot.runtime import Runtime, open_runtime
-from bot.tiers import Subject
+from bot.money.tiers import Subject
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.runtime import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
 

@@ -194,7 +194,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "persona_cleared": {"en": "Persona cleared.", "fr": "Persona effacé."},
     "persona_none": {"en": "You have no persona set.", "fr": "Vous n'avez pas de persona."},
     "persona_show": {"en": "Your persona: {persona}", "fr": "Votre persona : {persona}"},
-    # Memory (bot/memory.py, cogs/memory.py) --------------------------------------------
+    # Memory (bot/pipeline/memory.py, cogs/memory.py) --------------------------------------------
     "memory_saved": {"en": "Saved to memory: {fact}", "fr": "Enregistré en mémoire : {fact}"},
     "memory_saved_undo": {
         "en": "Saved to memory: {fact} (to undo: /memory forget {number})",

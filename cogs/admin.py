@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.discord_app import send_ephemeral
 from bot.locales import pick_locale, t
-from bot.moderation import CATEGORIES
+from bot.safety.moderation import CATEGORIES
 
 if TYPE_CHECKING:
     from bot.discord_app import CausetteBot

@@ -13,8 +13,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.access import may_answer
-from bot.assistant import Inbound, Reply
 from bot.discord_app import (
     channel_chain,
     conversation_key,
@@ -23,7 +21,9 @@ from bot.discord_app import (
     subject_of,
 )
 from bot.locales import pick_locale, t
-from bot.streaming import EditCadence, split_text
+from bot.money.access import may_answer
+from bot.pipeline.assistant import Inbound, Reply
+from bot.pipeline.streaming import EditCadence, split_text
 
 if TYPE_CHECKING:
     from bot.discord_app import CausetteBot

@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.discord_app import interaction_inbound, interaction_subject, send_ephemeral
 from bot.locales import pick_locale, t
-from bot.tiers import SubjectKind
+from bot.money.tiers import SubjectKind
 from cogs.chat import InteractionSink
 
 if TYPE_CHECKING:

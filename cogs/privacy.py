@@ -9,9 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.ads import money
 from bot.discord_app import send_ephemeral
 from bot.locales import pick_locale, t
+from bot.money.ads import money
 
 if TYPE_CHECKING:
     from bot.discord_app import CausetteBot

@@ -11,9 +11,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.ads import AdOffer, CampaignFileError, explain, money, parse_campaigns, render_chart
 from bot.discord_app import send_ephemeral
 from bot.locales import pick_locale, t
+from bot.money.ads import AdOffer, CampaignFileError, explain, money, parse_campaigns, render_chart
 
 if TYPE_CHECKING:
     from bot.discord_app import CausetteBot

@@ -14,7 +14,7 @@ import pytest
 
 from bot.config import DEFAULT_MODEL_PATH, Settings, load_settings
 from bot.engine import LlamaEngine
-from bot.runtime import Runtime, open_runtime
+from bot.pipeline.runtime import Runtime, open_runtime
 from bot.store import Store, utc_now
 from tests.support.clock import StoreOpener
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.console import ConsoleIO, run_chat
-from bot.runtime import Runtime
+from bot.pipeline.runtime import Runtime
 
 
 async def test_piped_lines_get_one_reply_each(runtime: Runtime) -> None:

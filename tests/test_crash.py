@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.assistant import Inbound
 from bot.config import Settings
 from bot.engine import ChatMessage, LlamaEngine, SamplingParams
 from bot.engine.gguf import ModelFileError
-from bot.runtime import open_runtime
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.runtime import open_runtime
 from bot.store import Store, StoreError
 
 

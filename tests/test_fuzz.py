@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.ads import CampaignFileError, parse_campaigns
-from bot.assistant import Inbound, clean_text
 from bot.config import Settings, SettingsError, load_settings
-from bot.runtime import open_runtime
+from bot.money.ads import CampaignFileError, parse_campaigns
+from bot.pipeline.assistant import Inbound, clean_text
+from bot.pipeline.runtime import open_runtime
 from bot.whatsapp import parse_delivery
 from tests.support.fakes import FakeEngine
 

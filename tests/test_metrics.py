@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.assistant import Inbound
 from bot.config import Settings
-from bot.runtime import open_runtime
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.runtime import open_runtime
 
 
 async def test_metrics_count_what_happens(settings: Settings) -> None:

@@ -21,12 +21,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.ads import CampaignSpec
 from bot.config import Settings
 from bot.locales import t
-from bot.runtime import Runtime, open_runtime
+from bot.money.ads import CampaignSpec
+from bot.pipeline.runtime import Runtime, open_runtime
+from bot.pipeline.streaming import split_text
 from bot.store.inbound import InboundMessage, NewInbound
-from bot.streaming import split_text
 from bot.whatsapp import (
     WHATSAPP_LIMIT,
     WhatsAppBot,

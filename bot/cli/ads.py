@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 async def _ads(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
-    from bot.ads import Ads, CampaignFileError, money
+    from bot.money.ads import Ads, CampaignFileError, money
 
     async with open_store(settings) as store:
         ads = Ads(settings, store)
@@ -69,7 +69,7 @@ async def _ads(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _advertiser(args: argparse.Namespace, store: Store) -> int:
     """`causette ads advertiser add|token|list`: accounts for the web console."""
-    from bot import advertisers
+    from bot.money import advertisers
 
     action = args.advertiser_command
     if action == "list":

@@ -13,7 +13,7 @@ from bot.config import Settings, load_settings
 async def chat(settings: Settings, user: str) -> int:
     """Chat with the assistant as local:USER until the terminal closes."""
     from bot.console import run_chat
-    from bot.runtime import open_runtime
+    from bot.pipeline.runtime import open_runtime
 
     async with open_runtime(settings) as runtime:
         return await run_chat(runtime.assistant, user)

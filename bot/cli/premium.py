@@ -12,7 +12,7 @@ from bot.config import Settings, load_settings
 
 
 async def _premium(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.tiers import Subject, Tiers
+    from bot.money.tiers import Subject, Tiers
 
     async with open_store(settings) as store:
         tiers = Tiers(settings, store)

@@ -13,7 +13,7 @@ from bot.config import Settings, load_settings
 
 
 async def _privacy(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.privacy import Privacy
+    from bot.pipeline.privacy import Privacy
 
     async with open_store(settings) as store:
         privacy = Privacy(settings, store)

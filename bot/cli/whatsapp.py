@@ -14,7 +14,7 @@ from bot.config import Settings, load_settings
 
 def cmd_whatsapp(args: argparse.Namespace) -> int:
     """Run the WhatsApp Cloud API webhook, or retry failed answers."""
-    from bot.runtime import open_runtime
+    from bot.pipeline.runtime import open_runtime
     from bot.whatsapp import missing_settings, serve
 
     settings = load_settings()
@@ -43,7 +43,7 @@ def cmd_whatsapp(args: argparse.Namespace) -> int:
 async def _retry(settings: Settings, ids: list[str] | None) -> int:
     import aiohttp
 
-    from bot.runtime import open_runtime
+    from bot.pipeline.runtime import open_runtime
     from bot.whatsapp import PLATFORM, WhatsAppBot
 
     # A running bot may serve the metrics port already; this short command needs none.

@@ -1,7 +1,8 @@
 """The web console's application: templates, the guard, the routes, and `serve`.
 
 A surface like Discord and WhatsApp: its handlers call the same core as the CLI
-(`bot.ads`, `bot.tiers`, `bot.privacy`, `bot.advertisers`) and never hold SQL."""
+(`bot.money.ads`, `bot.money.tiers`, `bot.pipeline.privacy`,
+`bot.money.advertisers`) and never hold SQL."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.ads import money
 from bot.config import Settings, SettingsError
+from bot.money.ads import money
 from bot.store import Store
 from bot.web import routes_advertiser, routes_campaigns, routes_operator, routes_overview
 from bot.web.auth import AUTH_KEY, SESSION_KEY, SETTINGS_KEY, STORE_KEY, Auth, guard

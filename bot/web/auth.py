@@ -3,7 +3,7 @@
 - Operators log in with WEB_ADMIN_TOKEN, compared in constant time (the digests of
   both, so neither length nor content leaks through timing); it is never stored.
 - Advertisers log in with the token `causette ads advertiser add` printed once
-  (`bot.advertisers` checks it against its stored hash).
+  (`bot.money.advertisers` checks it against its stored hash).
 - A login opens a session: a random id in an HttpOnly, SameSite=Strict cookie (Secure
   with WEB_SECURE_COOKIES), signed with a key derived from WEB_ADMIN_TOKEN, and a row
   in the database holding only the id's hash, its expiry and its CSRF token. Logging
@@ -25,8 +25,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot import advertisers
 from bot.config import Settings
+from bot.money import advertisers
 from bot.store import Advertiser, Store, WebRole
 
 SESSION_COOKIE = "causette_session"

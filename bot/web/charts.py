@@ -1,4 +1,4 @@
-"""The overview's charts, drawn with matplotlib as `bot.ads.render_chart` draws the
+"""The overview's charts, drawn with matplotlib as `bot.money.ads.render_chart` draws the
 sponsored-reply reports (one chart library for the console and /sponsors report).
 Call these off the event loop (asyncio.to_thread): drawing takes tens of ms."""
 

@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot import advertisers
-from bot.ads import Ads, CampaignReport, money, render_chart
+from bot.money import advertisers
+from bot.money.ads import Ads, CampaignReport, money, render_chart
 from bot.store import Advertiser
 from bot.web.auth import SESSION_KEY, SETTINGS_KEY, STORE_KEY
 from bot.web.forms import with_notice

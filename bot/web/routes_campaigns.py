@@ -8,12 +8,12 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot import advertisers
-from bot.ads import AdContext, AdOffer, Ads, CampaignSpec
 from bot.locales import t
+from bot.money import advertisers
+from bot.money.ads import AdContext, AdOffer, Ads, CampaignSpec
+from bot.money.tiers import Tiers
+from bot.safety.topics import CATEGORIES
 from bot.store import Campaign
-from bot.tiers import Tiers
-from bot.topics import CATEGORIES
 from bot.web.auth import SESSION_KEY, SETTINGS_KEY, STORE_KEY
 from bot.web.forms import campaign_form_values, parse_campaign, with_notice
 

@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.privacy import Privacy
-from bot.tiers import Tiers
+from bot.money.tiers import Tiers
+from bot.pipeline.privacy import Privacy
 from bot.web.auth import SESSION_KEY, SETTINGS_KEY, STORE_KEY, Session
 from bot.web.forms import parse_user, with_notice
 

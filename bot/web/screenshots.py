@@ -23,12 +23,12 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bot.ads import Ads, CampaignSpec
-from bot.advertisers import add_advertiser
 from bot.config import Settings
+from bot.money.ads import Ads, CampaignSpec
+from bot.money.advertisers import add_advertiser
+from bot.money.tiers import Tiers
 from bot.store import Store, utc_now
 from bot.store.inbound import NewInbound
-from bot.tiers import Tiers
 
 DAYS = 14
 # A demo database only: this token opens nothing else.

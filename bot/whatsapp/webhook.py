@@ -31,13 +31,13 @@ from typing import Literal
 import aiohttp
 from aiohttp import web
 
-from bot.assistant import Inbound, Reply
 from bot.config import Settings
 from bot.locales import t
-from bot.runtime import Runtime
+from bot.pipeline.assistant import Inbound, Reply
+from bot.pipeline.runtime import Runtime
+from bot.pipeline.streaming import split_text
 from bot.store import Store
 from bot.store.inbound import InboundMessage, NewInbound
-from bot.streaming import split_text
 from bot.user_refs import phone_region
 from bot.whatsapp.graph import WHATSAPP_LIMIT, GraphClient, GraphError
 from bot.whatsapp.owners import new_owner, owner_is_dead

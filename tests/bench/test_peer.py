@@ -101,6 +101,23 @@ def test_the_server_gets_the_engines_settings(settings: Any) -> None:
     assert value["-c"] == str(settings.n_ctx * 4)  # per-slot context = the engine's
     assert value["-b"] == value["-ub"] == str(settings.n_batch)
     assert value["--host"] == "127.0.0.1"
+    assert value["-ngl"] == str(settings.n_gpu_layers) and value["-fit"] == "off"
+
+
+def test_every_layer_on_the_gpu_is_all_on_both_sides(settings: Any) -> None:
+    """N_GPU_LAYERS=-1 (every layer, for llama-cpp-python) is `-ngl all` for llama.cpp's
+    tools: its own -1 means "auto", which may keep layers on the CPU."""
+    gpu = settings.model_copy(update={"n_gpu_layers": -1})
+    command = peer.server_command(Path("/bin"), gpu, 4, 8080)
+    assert command[command.index("-ngl") + 1] == "all"
+    assert peer.gpu_layers(20) == ["-ngl", "20", "-fit", "off"]
+
+
+def test_extra_cmake_flags_come_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAUSETTE_PEER_CMAKE_ARGS", "-DGGML_CUDA=ON -DBUILD_SHARED_LIBS=ON")
+    flags = peer.cmake_flags()
+    assert flags[:len(peer.CMAKE_FLAGS)] == list(peer.CMAKE_FLAGS)
+    assert flags[-2:] == ["-DGGML_CUDA=ON", "-DBUILD_SHARED_LIBS=ON"]
 
 
 def test_the_engine_decodes_exactly_the_tokens_asked(settings: Any,

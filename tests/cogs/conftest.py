@@ -12,7 +12,7 @@ from discord.ext.test import backend
 
 from bot.config import Settings
 from bot.discord_app import CausetteBot, build_bot
-from bot.runtime import open_runtime
+from bot.pipeline.runtime import open_runtime
 from tests.support.fakes import FakeEngine
 
 

@@ -9,7 +9,7 @@ import discord
 import discord.ext.test as dpytest
 
 from bot.discord_app import CausetteBot
-from bot.tiers import Subject
+from bot.money.tiers import Subject
 from tests.support.discord_flows import slash
 
 MANAGE = discord.Permissions(manage_guild=True)

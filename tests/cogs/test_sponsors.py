@@ -9,8 +9,8 @@ from decimal import Decimal
 import discord
 import discord.ext.test as dpytest
 
-from bot.ads import CampaignSpec
 from bot.discord_app import CausetteBot
+from bot.money.ads import CampaignSpec
 from cogs.sponsors import VISIT_ID, WHY_ID
 from tests.support.discord_flows import click, current, slash
 

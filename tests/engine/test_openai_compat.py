@@ -10,11 +10,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.assistant import Inbound
 from bot.config import Settings
 from bot.engine import ChatMessage, SamplingParams
 from bot.engine.openai_compat import OpenAIEngine
-from bot.runtime import open_runtime
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.runtime import open_runtime
 from tests.support.llama_server import Server, free_port
 
 

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.assistant import Inbound
 from bot.config import Settings
 from bot.engine import ChatMessage, GenerationResult, SamplingParams
 from bot.engine.openai_compat import OpenAIEngine
 from bot.engine.protocol import EngineStopped
 from bot.engine.special_tokens import WORD_JOINER
-from bot.runtime import open_runtime
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.runtime import open_runtime
 from tests.support.llama_server import free_port
 
 PATIENCE = 60  # seconds: a hang guard only, never a timing assertion

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-import bot.runtime
-from bot.assistant import Inbound, Reply
+import bot.pipeline.runtime
 from bot.config import Settings
 from bot.engine import ChatMessage, SamplingParams
 from bot.engine.batched import BatchedLlamaEngine
 from bot.engine.supervisor import EXIT_ENGINE_STOPPED, Supervisor
 from bot.metrics import Metrics
-from bot.runtime import Runtime, open_runtime
+from bot.pipeline.assistant import Inbound, Reply
+from bot.pipeline.runtime import Runtime, open_runtime
 from bot.store import Store
 
 PATIENCE = 120  # seconds: a hang guard only, never a timing assertion

@@ -74,7 +74,7 @@ async def test_crashed_answers_become_interrupted_on_reopen(open_store: StoreOpe
 # PostgreSQL's own ------------------------------------------------------------------
 
 async def test_a_running_process_sweeps_only_stale_answers(postgres_url: str) -> None:
-    from bot.runtime import _sweep_loop
+    from bot.pipeline.runtime import _sweep_loop
 
     clock = Clock(NOW)
     store = await Store.connect(postgres_url, clock=clock)

@@ -12,10 +12,10 @@ import asyncio
 import json
 import sys
 
-from bot.ads import AdContext, Ads
 from bot.config import load_settings
+from bot.money.ads import AdContext, Ads
+from bot.money.tiers import Tiers
 from bot.store import Store
-from bot.tiers import Tiers
 
 
 async def deliver(url: str, campaign_id: int, count: int, prefix: str) -> dict[str, int]:

@@ -14,9 +14,9 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from bot.ads import Ads, CampaignSpec
-from bot.advertisers import add_advertiser
 from bot.config import Settings
+from bot.money.ads import Ads, CampaignSpec
+from bot.money.advertisers import add_advertiser
 from bot.store import Store
 from bot.web.app import build_app
 

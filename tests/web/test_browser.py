@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
-from bot.replies import Inbound
-from bot.runtime import Runtime
+from bot.pipeline.replies import Inbound
+from bot.pipeline.runtime import Runtime
 from bot.web.app import build_app
 from bot.web.screenshots import CHROMIUM_ARGS, chromium
 from tests.web.conftest import ADMIN_TOKEN

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.advertisers import add_advertiser
 from bot.cli.ads import _ads
+from bot.money.advertisers import add_advertiser
 from tests.web.conftest import Console, post
 
 SCRIPT = '<script>alert("x")</script>'

@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from bot.advertisers import add_advertiser
 from bot.config import Settings
+from bot.money.advertisers import add_advertiser
 from bot.web.app import build_app
 from tests.support.fakes import FakeEngine
 from tests.support.whatsapp import delivery, text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import load_settings
-from bot.safety import DEFAULT_CRISIS_RESOURCES, crisis_lines, crisis_opening, detect_crisis
+from bot.safety.crisis import DEFAULT_CRISIS_RESOURCES, crisis_lines, crisis_opening, detect_crisis
 
 
 @pytest.mark.parametrize(("text", "language"), [

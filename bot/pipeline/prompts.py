@@ -48,7 +48,7 @@ MEMORY_TEMPLATE = (
 MEMORY_LINE = "- {fact}"
 
 # MEMORY_AUTO: asked after an answer, at the lowest priority. Only an output whose first
-# line parses as `FACT: ...` saves anything (bot/memory.py, parse_suggestion).
+# line parses as `FACT: ...` saves anything (bot/pipeline/memory.py, parse_suggestion).
 MEMORY_SUGGEST_SYSTEM = (
     "You decide whether a chat message states a durable personal fact about its author "
     "(their name, diet, city, family, job, a lasting preference). Reply with exactly one "

@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bot.assistant import Assistant
 from bot.config import Settings
 from bot.engine import Engine
 from bot.engine.batched import BatchedLlamaEngine
 from bot.engine.protocol import Supervised
 from bot.engine.supervisor import EXIT_ENGINE_STOPPED, Supervisor
+from bot.pipeline.assistant import Assistant
 from bot.store import Store
 
 log = logging.getLogger(__name__)

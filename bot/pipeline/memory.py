@@ -2,7 +2,7 @@
 
 Facts are saved when the user says so ("remember that ...", /remember, /memory add) or,
 with MEMORY_AUTO, when the model's suggestion parses; they are used in that user's own
-prompts only (bot/planning.py puts them in the system prompt as quoted data); the user
+prompts only (bot/pipeline/planning.py puts them in the system prompt as quoted data); the user
 lists, forgets and clears them, turns memory off, or chats in temporary mode, where
 nothing of the conversation is stored. `for_ads` is the one place that decides whether
 ad matching may see memories.
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.engine import ChatMessage, Engine, EngineError, SamplingParams
 from bot.locales import t
-from bot.planning import clean_text
-from bot.prompts import MEMORY_SUGGEST_REQUEST, MEMORY_SUGGEST_SYSTEM
-from bot.replies import Inbound, Outcome
+from bot.pipeline.planning import clean_text
+from bot.pipeline.prompts import MEMORY_SUGGEST_REQUEST, MEMORY_SUGGEST_SYSTEM
+from bot.pipeline.replies import Inbound, Outcome
 from bot.store import Memory, MemorySettings, MemorySource, Store
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from bot.config import Settings
 from bot.engine import ChatMessage
-from bot.planning import HISTORY_TRIM_STEP, PromptPlanner, with_persona
-from bot.prompts import TRUNCATION_MARKER
+from bot.pipeline.planning import HISTORY_TRIM_STEP, PromptPlanner, with_persona
+from bot.pipeline.prompts import TRUNCATION_MARKER
 from bot.store import StoredMessage
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.access import may_answer
+from bot.money.access import may_answer
 from bot.store import GuildRule
 
 CHAIN = ["thread", "channel", "category"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.topics import commercial_categories, matches, sensitive_topics
+from bot.safety.topics import commercial_categories, matches, sensitive_topics
 
 
 @pytest.mark.parametrize(("text", "topic"), [

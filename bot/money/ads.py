@@ -28,9 +28,9 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from bot.config import Settings
 from bot.locales import t
 from bot.metrics import Metrics
+from bot.money.tiers import Tier
+from bot.safety.topics import CATEGORIES, commercial_categories, matches, sensitive_topics
 from bot.store import Campaign, CampaignDay, Store, iso
-from bot.tiers import Tier
-from bot.topics import CATEGORIES, commercial_categories, matches, sensitive_topics
 
 log = logging.getLogger(__name__)
 

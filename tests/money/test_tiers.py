@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.assistant import Inbound
 from bot.config import Settings, load_settings
-from bot.runtime import open_runtime
-from bot.tiers import Subject, Tiers
+from bot.money.tiers import Subject, Tiers
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.runtime import open_runtime
 from tests.support.clock import Clock, StoreOpener
 
 

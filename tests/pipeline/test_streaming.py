@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.streaming import EditCadence, split_chunks, split_text
+from bot.pipeline.streaming import EditCadence, split_chunks, split_text
 
 words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=30)
 fenced = st.lists(

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.assistant import Inbound
 from bot.config import Settings
-from bot.planning import clean_text
-from bot.runtime import Runtime, open_runtime
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.planning import clean_text
+from bot.pipeline.runtime import Runtime, open_runtime
 from bot.store import StoredMessage
 
 
@@ -170,7 +170,7 @@ async def test_shutdown_stores_in_flight_answers_as_cancelled(settings: Settings
 # Safety through the real model ----------------------------------------------------
 
 async def test_a_person_in_crisis_gets_care_and_the_lines_first(runtime: Runtime) -> None:
-    from bot.prompts import SAFETY_SYSTEM_PROMPT
+    from bot.pipeline.prompts import SAFETY_SYSTEM_PROMPT
 
     assistant = runtime.assistant
     before = await assistant.tiers.usage_today("local:ada")

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.moderation import (
+from bot.safety.moderation import (
     EndpointModerator,
     KeywordModerator,
     Moderation,
@@ -147,7 +147,7 @@ async def test_output_fails_closed_when_configured(server: tuple[ModerationServe
 
 
 def test_malformed_payload_shapes() -> None:
-    from bot.moderation import parse_moderation
+    from bot.safety.moderation import parse_moderation
 
     for body in ([], {"results": "x"}, {"results": [{"categories": []}]}, {"results": [1]}):
         with pytest.raises(ModerationUnavailable):

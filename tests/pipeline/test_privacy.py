@@ -12,11 +12,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bot.ads import AdContext, CampaignSpec
-from bot.assistant import Inbound
 from bot.config import Settings
 from bot.console import ConsoleIO, run_chat
-from bot.runtime import Runtime, open_runtime
+from bot.money.ads import AdContext, CampaignSpec
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.runtime import Runtime, open_runtime
 from tests.support.fakes import FakeEngine
 
 

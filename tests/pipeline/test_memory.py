@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
-from bot.ads import CampaignSpec
 from bot.config import Settings
-from bot.memory import explicit_fact, parse_suggestion
-from bot.replies import Inbound, Reply
-from bot.runtime import Runtime, open_runtime
+from bot.money.ads import CampaignSpec
+from bot.pipeline.memory import explicit_fact, parse_suggestion
+from bot.pipeline.replies import Inbound, Reply
+from bot.pipeline.runtime import Runtime, open_runtime
 
 DM, CHANNEL = "dm", "guild:1:channel:2"
 

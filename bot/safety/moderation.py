@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import aiohttp
 
-from bot.topics import MODERATION, moderation_categories
+from bot.safety.topics import MODERATION, moderation_categories
 
 if TYPE_CHECKING:
     from bot.config import Settings

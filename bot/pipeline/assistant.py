@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 
-from bot.ads import AdContext, AdOffer, Ads
 from bot.config import Settings
 from bot.engine import (
     Engine,
@@ -22,21 +21,22 @@ from bot.engine import (
     SamplingParams,
 )
 from bot.locales import t
-from bot.memory import Memories, remember_in_message
 from bot.metrics import Metrics
-from bot.moderation import Moderation, OutputWatch
-from bot.planning import PromptPlanner, clean_text, with_persona
-from bot.privacy import Privacy
-from bot.prompts import (
+from bot.money.ads import AdContext, AdOffer, Ads
+from bot.money.tiers import Admission, Subject, TierDecision, Tiers
+from bot.pipeline.memory import Memories, remember_in_message
+from bot.pipeline.planning import PromptPlanner, clean_text, with_persona
+from bot.pipeline.privacy import Privacy
+from bot.pipeline.prompts import (
     SAFETY_SYSTEM_PROMPT,
     SUMMARIZE_REQUEST,
     SUMMARIZE_SYSTEM,
     TRANSLATE_SYSTEM,
 )
-from bot.replies import EMPTY_ANSWER, Inbound, Outcome, Reply
-from bot.safety import Crisis, crisis_opening, detect_crisis
+from bot.pipeline.replies import EMPTY_ANSWER, Inbound, Outcome, Reply
+from bot.safety.crisis import Crisis, crisis_opening, detect_crisis
+from bot.safety.moderation import Moderation, OutputWatch
 from bot.store import MemorySettings, MessageStatus, Store, StoredMessage
-from bot.tiers import Admission, Subject, TierDecision, Tiers
 
 log = logging.getLogger(__name__)
 

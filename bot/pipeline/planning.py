@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from bot.config import Settings
 from bot.engine import ChatMessage, Engine
 from bot.locales import t
-from bot.prompts import MEMORY_LINE, MEMORY_TEMPLATE, PERSONA_TEMPLATE, TRUNCATION_MARKER
+from bot.pipeline.prompts import MEMORY_LINE, MEMORY_TEMPLATE, PERSONA_TEMPLATE, TRUNCATION_MARKER
 from bot.store import StoredMessage
 
 # History is dropped this many turns at a time when it no longer fits.

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from bot.engine import Generation
 from bot.locales import t
+from bot.money.tiers import Subject, TierDecision
 from bot.store import Memory, MessageStatus
-from bot.tiers import Subject, TierDecision
 
 # The error of an answer that ended with no visible text (stored as failed).
 EMPTY_ANSWER = "empty answer"

@@ -11,12 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.ads import AdContext, Ads, CampaignFileError, CampaignSpec, parse_campaigns, render_chart
-from bot.assistant import Inbound
 from bot.config import Settings, load_settings
 from bot.console import ConsoleIO, run_chat
-from bot.runtime import open_runtime
-from bot.tiers import Tiers
+from bot.money.ads import (
+    AdContext,
+    Ads,
+    CampaignFileError,
+    CampaignSpec,
+    parse_campaigns,
+    render_chart,
+)
+from bot.money.tiers import Tiers
+from bot.pipeline.assistant import Inbound
+from bot.pipeline.runtime import open_runtime
 from tests.support.clock import Clock, StoreOpener
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "campaigns.toml"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from bot.locales import t
-from bot.topics import CRISIS, fold, matches, mentions_any
+from bot.safety.topics import CRISIS, fold, matches, mentions_any
 
 # Where no country is known and no line speaks the language: a directory of them all.
 INTERNATIONAL = "*"
