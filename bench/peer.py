@@ -2,8 +2,10 @@
 
 The peer is built from the llama.cpp that the installed llama-cpp-python's sdist vendors
 (the same version, `LLAMA_CPP_VERSION`), once, into a folder outside the repository
-(`~/.cache/causette/llama.cpp-<version>/`, or `CAUSETTE_PEER_CACHE`). The server runs on
-127.0.0.1 with the engine's threads, slots, per-slot context and batch; the engine runs
+(`~/.cache/causette/llama.cpp-<version>/`, or `CAUSETTE_PEER_CACHE`), with
+`CAUSETTE_PEER_CMAKE_ARGS` added to its CMake flags (a CUDA build: `-DGGML_CUDA=ON`; give
+it a cache folder of its own). The server runs on 127.0.0.1 with the engine's threads,
+slots, per-slot context, batch and GPU layers (`N_GPU_LAYERS`); the engine runs
 in a process of its own (only one thread of a process may ever call `llama_decode`:
 llama.cpp's OpenMP pools of two decoding threads fight over the cores), and this process
 only sends work to both and reads the clocks.
@@ -21,6 +23,7 @@ import glob
 import json
 import multiprocessing
 import os
+import shlex
 import shutil
 import socket
 import statistics
@@ -96,6 +99,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CAUSETTE_PEER_CACHE", default))
 
 
+def cmake_flags() -> list[str]:
+    """CMAKE_FLAGS, then CAUSETTE_PEER_CMAKE_ARGS (shell words; later flags win)."""
+    return [*CMAKE_FLAGS, *shlex.split(os.environ.get("CAUSETTE_PEER_CMAKE_ARGS", ""))]
+
+
+def gpu_layers(n_gpu_layers: int) -> list[str]:
+    """llama.cpp's flags for the engine's N_GPU_LAYERS (-1: every layer, as the engine's
+    -1 means), with fitting to free memory off: the engine's context is never refit."""
+    return ["-ngl", "all" if n_gpu_layers < 0 else str(n_gpu_layers), "-fit", "off"]
+
+
 def _sdist(cache: Path, say: Callable[[str], None]) -> Path:
     found = sorted(glob.glob(str(cache / "sdist" / f"llama_cpp_python-{LLAMA_CPP_VERSION}"
                                                     ".tar.gz")))
@@ -130,7 +144,7 @@ def build(cache: Path | None = None, say: Callable[[str], None] | None = None,
         "(about 10 minutes the first time on 2 idle cores: 18 CPU-minutes; cached afterwards)")
     log = (cache / "build.log").open("w")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-    steps = [["cmake", "-S", str(src), "-B", str(cache / "build"), *generator, *CMAKE_FLAGS],
+    steps = [["cmake", "-S", str(src), "-B", str(cache / "build"), *generator, *cmake_flags()],
              ["cmake", "--build", str(cache / "build"), "--target", *TARGETS,
               "-j", str(os.cpu_count() or 1)]]
     started = time.monotonic()
@@ -251,12 +265,14 @@ def _free_port() -> int:
 
 
 def server_command(bin_dir: Path, settings: Any, slots: int, port: int) -> list[str]:
-    """llama-server with the engine's threads, slots, per-slot context and batch."""
+    """llama-server with the engine's threads, slots, per-slot context, batch and GPU
+    layers."""
     return [str(bin_dir / "llama-server"), "-m", str(settings.model_path),
             "--host", "127.0.0.1", "--port", str(port),
             "-t", str(settings.threads), "-tb", str(settings.threads),
             "--parallel", str(slots), "-c", str(settings.n_ctx * slots),
-            "-b", str(settings.n_batch), "-ub", str(settings.n_batch), "--no-webui"]
+            "-b", str(settings.n_batch), "-ub", str(settings.n_batch),
+            *gpu_layers(settings.n_gpu_layers), "--no-webui"]
 
 
 class Server:
@@ -342,7 +358,8 @@ def ceiling(bin_dir: Path, settings: Any, prompt_tokens: int, max_tokens: int
         [str(bin_dir / "llama-batched-bench"), "-m", str(settings.model_path),
          "-c", str(settings.n_ctx * max(LEVELS)), "-b", str(settings.n_batch),
          "-ub", str(settings.n_batch), "-t", str(settings.threads),
-         "-tb", str(settings.threads), "-npp", str(prompt_tokens), "-ntg", str(max_tokens),
+         "-tb", str(settings.threads), *gpu_layers(settings.n_gpu_layers),
+         "-npp", str(prompt_tokens), "-ntg", str(max_tokens),
          "-npl", ",".join(map(str, LEVELS)), "--output-format", "jsonl"],
         capture_output=True, text=True, check=True, timeout=900)
     out = {}
@@ -523,7 +540,7 @@ def run(runs: int = 1, max_tokens: int = 128, bin_dir: Path | None = None,
 
     settings = load_settings()
     out.update({"runs": runs, "max_tokens": max_tokens, "chat_tokens": chat_tokens,
-                "threads": settings.threads,
+                "threads": settings.threads, "n_gpu_layers": settings.n_gpu_layers,
                 "n_ctx": settings.n_ctx, "n_batch": settings.n_batch,
                 "model": settings.model_path.name, "peer": str(bin_dir),
                 "load_average": [round(x, 2) for x in os.getloadavg()]})
@@ -533,7 +550,9 @@ def run(runs: int = 1, max_tokens: int = 128, bin_dir: Path | None = None,
 
 
 def table(figures: dict[str, Any]) -> str:
-    lines = [f"model {figures['model']}, {figures['threads']} threads, n_ctx "
+    gpu = figures.get("n_gpu_layers", 0)
+    lines = [f"model {figures['model']}, {figures['threads']} threads, "
+             f"{'all' if gpu < 0 else gpu} layers on the GPU, n_ctx "
              f"{figures['n_ctx']} per sequence, batch {figures['n_batch']}, "
              f"{figures['max_tokens']} tokens per answer, {figures['runs']} run(s) (medians), "
              f"load average {figures['load_average']}",
