@@ -67,8 +67,9 @@ async def test_defaults_pass(settings: Settings) -> None:
     await store.close()
     checks = await doctor.run_checks(settings, wait_s=2)
     assert not doctor.failed(checks), [c for c in checks if c.status is not Status.OK]
-    assert [c.name for c in checks] == ["python", "llama-cpp", "gpu", "model", "database",
-                                        "backend", "discord", "whatsapp", "ports"]
+    assert [c.name for c in checks] == ["python", "llama-cpp", "gpu", "model", "model advice",
+                                        "database", "backend", "discord", "whatsapp",
+                                        "ports"]
     model = by_name(checks, "model")
     assert model.status is Status.OK
     assert "llama" in model.summary and "checksum ok" in model.summary
@@ -106,7 +107,7 @@ async def test_a_broken_check_is_one_failed_line_among_the_others(
     monkeypatch.setattr(doctor, "check_whatsapp", broken)
     monkeypatch.setattr(doctor, "check_database", broken_async)
     checks = await doctor.run_checks(settings, wait_s=2)
-    assert len(checks) == 9
+    assert len(checks) == 10
     for name, words in (("whatsapp", "half-edited"), ("database", "surprise")):
         check = by_name(checks, name)
         assert check.status is Status.FAIL and "the check itself broke" in check.summary
@@ -154,6 +155,20 @@ def test_more_memory_than_the_machine_has_fails(settings: Settings) -> None:
     check = doctor.check_model(with_(settings, kv_save_mb=1_048_576))  # 1 TiB kept for KV
     assert check.status is Status.FAIL
     assert "more than this machine's" in check.summary and "KV_SAVE_MB" in check.fix
+
+
+def test_model_advice_names_the_largest_recommended_model_that_fits(
+        settings: Settings) -> None:
+    gib = 1 << 30
+    roomy = doctor.check_model_advice(settings, ram_bytes=24 * gib)
+    assert roomy.status is Status.OK
+    assert "Qwen2.5 14B Instruct" in roomy.summary
+    assert roomy.fix == ("`causette model pull bartowski/Qwen2.5-14B-Instruct-GGUF --file "
+                         "Qwen2.5-14B-Instruct-Q4_K_M.gguf --use`")
+    small = doctor.check_model_advice(settings, ram_bytes=5 * gib)
+    assert "Llama 3.2 3B Instruct" in small.summary
+    tiny = doctor.check_model_advice(settings, ram_bytes=1 * gib)
+    assert "bundled default model is the one that fits" in tiny.summary and not tiny.fix
 
 
 def test_kv_estimate_follows_n_ctx_and_n_parallel(settings: Settings, model_path: Path) -> None:

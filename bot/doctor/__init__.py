@@ -20,7 +20,7 @@ from typing import Any
 from bot.config import Settings, SettingsError, load_settings
 from bot.doctor.backend import check_backend
 from bot.doctor.database import check_database
-from bot.doctor.model import check_model, kv_cache_bytes
+from bot.doctor.model import check_model, check_model_advice, kv_cache_bytes
 from bot.doctor.platforms import (
     check_discord,
     check_ports,
@@ -35,7 +35,8 @@ from bot.engine.gguf import read_gguf
 __all__ = [
     "DISCORD_API", "NETWORK_TIMEOUT_S", "Check", "Device", "LlamaBuild", "Status",
     "check_backend", "check_database", "check_discord", "check_gpu", "check_llama_cpp",
-    "check_model", "check_ports", "check_python", "check_whatsapp", "diagnose", "failed",
+    "check_model", "check_model_advice", "check_ports", "check_python", "check_whatsapp",
+    "diagnose", "failed",
     "kv_cache_bytes", "read_gguf", "run_checks", "settings_source", "token_bot_id",
     "token_problem",
 ]
@@ -78,7 +79,8 @@ async def run_checks(settings: Settings, *, wait_s: float = NETWORK_TIMEOUT_S,
         _guard("backend", check_backend(settings, wait_s)),
         _guard("discord", check_discord(settings, wait_s, discord_api)))
     return [*_sync("python", check_python), llama, *_sync("gpu", check_gpu, settings, build),
-            *model, *database, *backend, *discord,
+            *model, *_sync("model advice", check_model_advice, settings), *database,
+            *backend, *discord,
             *_sync("whatsapp", check_whatsapp, settings), *_sync("ports", check_ports, settings)]
 
 

@@ -8,7 +8,9 @@ from typing import Any
 from bot.config import DEFAULT_MODEL_PATH, Settings
 from bot.doctor.results import Check, Status
 from bot.doctor.runtime import LlamaBuild, _gib
+from bot.engine.catalogue import largest_fitting
 from bot.engine.gguf import DEFAULT_SHA256, GGUFInfo, ModelFileError, read_gguf, sha256_of
+from bot.engine.hub import total_ram_bytes
 
 
 def _memory() -> tuple[int, int] | None:
@@ -104,3 +106,29 @@ def check_model(settings: Settings, build: LlamaBuild | None = None) -> Check:
                      + (" (layers on the GPU need less)" if on_gpu else ""),
                      fix=f"free some memory, or {shrink}", setting="MODEL_PATH")
     return Check("model", Status.OK, f"{described}; needs {parts}, {_gib(available)} free")
+
+
+def check_model_advice(settings: Settings, ram_bytes: int | None = None) -> Check:
+    """The largest recommended chat model (`bot.engine.catalogue`) this machine's RAM
+    runs, and how to pull it; a hint, never a failure."""
+    if settings.llm_backend != "local":
+        return Check("model advice", Status.SKIP, "LLM_BACKEND=openai: the servers hold "
+                     "the model")
+    ram = ram_bytes if ram_bytes is not None else total_ram_bytes()
+    if ram is None:
+        return Check("model advice", Status.SKIP, "this machine's RAM is unknown")
+    best = largest_fitting(ram)
+    if best is None:
+        return Check("model advice", Status.OK, f"{ram / 2**30:.1f} GiB of RAM: the "
+                     "bundled default model is the one that fits")
+    try:
+        current = settings.model_path.stat().st_size
+    except OSError:
+        current = 0
+    if current >= best.size_gib * 2**30 * 0.9:
+        return Check("model advice", Status.OK, f"{ram / 2**30:.1f} GiB of RAM: the model "
+                     "in use is as large as the recommended ones that fit")
+    return Check("model advice", Status.OK,
+                 f"{ram / 2**30:.1f} GiB of RAM runs {best.name} ({best.size_gib:.1f} GiB, "
+                 "a far better assistant than the bundled 135M demo model)",
+                 fix=f"`{best.pull_command} --use`")

@@ -43,8 +43,8 @@ def test_defaults_pass_with_json_for_scripts(tmp_path: Path, model_path: Path) -
     report = json.loads(done.stdout)
     assert report["ok"] is True
     assert [c["name"] for c in report["checks"]] == [
-        "settings", "python", "llama-cpp", "gpu", "model", "database", "backend", "discord",
-        "whatsapp", "ports"]
+        "settings", "python", "llama-cpp", "gpu", "model", "model advice", "database",
+        "backend", "discord", "whatsapp", "ports"]
     for check in report["checks"]:
         assert set(check) == {"name", "status", "summary", "fix", "setting"}
         assert check["status"] in {"ok", "warn", "skip"}
