@@ -13,7 +13,10 @@ from discord.ext import commands
 
 from bot.discord_app import send_ephemeral
 from bot.locales import pick_locale, t
-from bot.money.ads import AdOffer, CampaignFileError, explain, money, parse_campaigns, render_chart
+from bot.money.ads import AdOffer
+from bot.money.campaigns import CampaignFileError, money, parse_campaigns
+from bot.money.wording import explain
+from bot.web.charts import render_chart
 
 if TYPE_CHECKING:
     from bot.discord_app import CausetteBot

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from bot.money.campaigns import MICROS
+from bot.money.reports import CampaignReport
 from bot.store import DayFigures, DaySpeed
 
 
@@ -70,3 +72,31 @@ def speed_chart(days: list[DaySpeed]) -> bytes:
     bottom.legend(loc="upper left", fontsize="small")
     figure.autofmt_xdate()
     return _png(figure)
+
+
+def render_chart(reports: list[CampaignReport], currency: str = "EUR") -> bytes:
+    """A PNG of impressions, clicks and spend per day (call it off the event loop)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    days = sorted({d.day for r in reports for d in r.days})
+    totals = {day: [0, 0, 0] for day in days}
+    for report in reports:
+        for d in report.days:
+            totals[d.day][0] += d.impressions
+            totals[d.day][1] += d.clicks
+            totals[d.day][2] += d.spent_micros
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    top.bar(days, [totals[d][0] for d in days], label="impressions")
+    top.bar(days, [totals[d][1] for d in days], label="clicks")
+    top.legend()
+    top.set_title("Sponsored replies")
+    bottom.plot(days, [totals[d][2] / MICROS for d in days], marker="o", color="tab:green")
+    bottom.set_ylabel(f"spend ({currency})")
+    figure.autofmt_xdate()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()

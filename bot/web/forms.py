@@ -1,6 +1,6 @@
 """Form fields to the core's own validated values, and back, with one error per field.
 
-The rules are the core's (`bot.money.ads.CampaignSpec`, `bot.user_refs`); this module only
+The rules are the core's (`bot.money.campaigns.CampaignSpec`, `bot.user_refs`); this module only
 moves text between HTML forms and them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from multidict import MultiDictProxy
 from pydantic import ValidationError
 
-from bot.money.ads import CampaignSpec, money
+from bot.money.campaigns import CampaignSpec, money
 from bot.store import Campaign
 from bot.user_refs import normalize_user_ref
 

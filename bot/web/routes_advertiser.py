@@ -13,9 +13,12 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.money import advertisers
-from bot.money.ads import Ads, CampaignReport, money, render_chart
+from bot.money.ads import Ads
+from bot.money.campaigns import money
+from bot.money.reports import CampaignReport
 from bot.store import Advertiser
 from bot.web.auth import SESSION_KEY, SETTINGS_KEY, STORE_KEY
+from bot.web.charts import render_chart
 from bot.web.forms import with_notice
 
 routes = web.RouteTableDef()

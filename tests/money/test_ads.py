@@ -19,14 +19,14 @@ from bot.money.ads import (
     CampaignFileError,
     CampaignSpec,
     parse_campaigns,
-    render_chart,
 )
 from bot.money.tiers import Tiers
 from bot.pipeline.assistant import Inbound
 from bot.pipeline.runtime import open_runtime
+from bot.web.charts import render_chart
 from tests.support.clock import Clock, StoreOpener
 
-EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "campaigns.toml"
+EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "campaigns.toml"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
