@@ -31,7 +31,7 @@ from bot.money.campaigns import (
 )
 from bot.money.reports import CampaignReport
 from bot.money.tiers import Tier
-from bot.money.wording import explain
+from bot.money.wording import explain, explain_to_another
 from bot.safety.topics import commercial_categories, matches, sensitive_topics
 from bot.store import Campaign, Store, iso
 
@@ -82,11 +82,17 @@ class Ads:
     # Campaigns ----------------------------------------------------------------------
 
     async def add(self, specs: list[CampaignSpec], *, actor: str,
-                  guild_id: str | None = None) -> list[int]:
-        """Store validated campaigns (server-scoped when `guild_id` is given)."""
+                  guild_id: str | None = None, advertiser_id: int | None = None) -> list[int]:
+        """Store validated campaigns: a server's own when `guild_id` is given, an
+        advertiser account's when the operator gives `advertiser_id` (never both)."""
         return [await self.store.add_campaign(
             advertiser=spec.advertiser, status=spec.status, guild_id=guild_id, created_by=actor,
-            **terms(spec)) for spec in specs]
+            advertiser_id=advertiser_id, **terms(spec)) for spec in specs]
+
+    async def link(self, campaign_id: int, advertiser_id: int | None, *, actor: str) -> bool:
+        """The operator gives a campaign to an advertiser account (None: takes it back).
+        False when either is unknown or the campaign is a server's own."""
+        return await self.store.link_campaign(campaign_id, advertiser_id, actor=actor)
 
     async def update(self, campaign_id: int, spec: CampaignSpec, *, actor: str) -> bool:
         """Change a campaign's terms (not its advertiser, status or spend); False when it
@@ -178,8 +184,7 @@ class Ads:
             if not matched:
                 continue
             score = len(matched) * campaign.cpm_micros
-            used = next((m for m in memories if matches(m, campaign.keywords)
-                         or commercial_categories(m) & set(campaign.categories)), None)
+            used = memory_used(memories, campaign)
             offer = AdOffer(campaign, tuple(matched), cost, ctx, day, personal, used)
             if best is None or score > best[0]:
                 best = (score, offer)
@@ -193,10 +198,12 @@ class Ads:
         impression = await self.store.charge_impression(
             offer.campaign.id, offer.cost_micros, user_id=offer.context.user_id,
             platform=offer.context.platform, matched=", ".join(offer.matched), day=offer.day,
-            delivery_ref=delivery_ref)
+            delivery_ref=delivery_ref, every_n_replies=self.settings.ads_every_n_replies,
+            max_per_day=self.settings.ads_max_per_day, personalised=offer.personalised,
+            tier=offer.context.tier.name)
         if impression is None:
-            log.info("impression of campaign %s not charged: budget or status changed",
-                     offer.campaign.id)
+            log.info("impression of campaign %s not charged: a user cap, the budget or the "
+                     "status changed", offer.campaign.id)
         elif self.metrics is not None:
             self.metrics.ad_impressions.inc()
             self.metrics.ad_spend.inc(offer.cost_micros)
@@ -218,6 +225,24 @@ class Ads:
         """Why this ad: who paid, what matched, the tier, and the ways out."""
         return explain(offer.campaign.advertiser, offer.matched, offer.personalised,
                        offer.context.tier.name, locale, offer.memory)
+
+    async def why_impression(self, impression_id: int, viewer_id: int,
+                             memories: tuple[str, ...], locale: str = "en") -> str | None:
+        """"Why this ad?" for an ad delivered earlier (a button pressed after the fact):
+        the words it matched, whether the user's conversation was used, the saved memory
+        among `memories` (the viewer's, as `Memories.for_ads` allows) that matched, and
+        their tier then. Someone else than the user it was shown to learns only who paid.
+        None when the impression is unknown."""
+        campaign = await self.store.impression_campaign(impression_id)
+        basis = await self.store.impression_basis(impression_id)
+        if campaign is None or basis is None:
+            return None
+        user_id, matched, personalised, tier = basis
+        if user_id != viewer_id:
+            return explain_to_another(campaign.advertiser, locale)
+        memory = memory_used(memories, campaign) if personalised else None
+        return explain(campaign.advertiser, matched.split(", "), personalised,
+                       tier or "free", locale, memory)
 
     def block(self, offer: AdOffer, locale: str = "en") -> str:
         """The sponsored block as plain text (terminal, WhatsApp)."""
@@ -241,3 +266,9 @@ class Ads:
                 report.impressions += day.impressions
                 report.clicks += day.clicks
         return list(reports.values())
+
+
+def memory_used(memories: tuple[str, ...], campaign: Campaign) -> str | None:
+    """The first (newest) saved memory that matches the campaign, named in "why"."""
+    return next((m for m in memories if matches(m, campaign.keywords)
+                 or commercial_categories(m) & set(campaign.categories)), None)

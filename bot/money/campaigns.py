@@ -4,9 +4,11 @@ its stored form (money in micro-units), and money as text."""
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -14,6 +16,30 @@ from bot.safety.topics import CATEGORIES
 from bot.store import iso
 
 MICROS = 1_000_000
+
+
+# What RFC 3986 never allows unencoded in an address (quotes would end an HTML attribute).
+_NOT_IN_URLS = '"<>\\^`{|}'
+
+
+def check_url(value: str) -> str:
+    """An http(s) address with a host and nothing that could end a line or a header:
+    the URL is printed in the sponsored block and sent as a link, so a newline in it
+    would be a line (or a header) of its own."""
+    if any(c.isspace() or unicodedata.category(c).startswith("C") for c in value):
+        raise ValueError("must not contain spaces, line breaks or control characters")
+    if any(c in _NOT_IN_URLS for c in value):
+        raise ValueError(f"must not contain any of {_NOT_IN_URLS} (percent-encode them)")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError("is not a valid address") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// address")
+    if not parts.hostname:
+        raise ValueError("needs a host name, such as https://example.com/")
+    return value
 
 
 class CampaignFileError(Exception):
@@ -42,9 +68,7 @@ class CampaignSpec(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_only(cls, value: str) -> str:
-        if not value.lower().startswith(("http://", "https://")) or " " in value:
-            raise ValueError("must be an http:// or https:// address")
-        return value
+        return check_url(value)
 
     @field_validator("keywords")
     @classmethod

@@ -131,12 +131,14 @@ async def test_concurrent_messages_never_exceed_the_quota(tmp_path: Path, clock:
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           open_store: StoreOpener) -> None:
     monkeypatch.chdir(tmp_path)
-    store = await open_store(clock)
     settings = load_settings(rate_limit_messages=1000)
-    tiers = Tiers(settings, store)
+    # Four stores on one database: on SQLite four connections (as four processes), so
+    # the statements really interleave instead of queueing on one connection's lock.
+    counters = [Tiers(settings, await open_store(clock)) for _ in range(4)]
+    tiers = counters[0]
     limit = tiers.free.spec.messages_per_day
-    results = await asyncio.gather(*(tiers.admit("local:eve", tiers.free)
-                                     for _ in range(limit + 30)))
+    results = await asyncio.gather(*(counters[n % 4].admit("local:eve", tiers.free)
+                                     for n in range(limit + 30)))
     assert sum(r.ok for r in results) == limit
     assert await tiers.usage_today("local:eve") == limit
 

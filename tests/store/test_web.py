@@ -1,5 +1,6 @@
-"""The web console's statements on both databases: advertisers own the campaigns of their
-name, sessions expire and are revoked, failed logins are counted, figures per day."""
+"""The web console's statements on both databases: advertisers own the campaigns the
+operator linked to them by id, never a server's, sessions expire and are revoked,
+failed logins are counted, figures per day."""
 
 from __future__ import annotations
 
@@ -11,27 +12,36 @@ from tests.support.clock import Clock, StoreOpener
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-async def _campaign(store: Store, advertiser: str) -> int:
+async def _campaign(store: Store, advertiser: str, guild_id: str | None = None) -> int:
     return await store.add_campaign(
         advertiser=advertiser, headline="h", body="", url="https://x.example",
         keywords=["pasta"], categories=[], languages=["en"], cpm_micros=5000,
         budget_micros=1_000_000, daily_budget_micros=None, start_at="2026-03-01",
-        end_at="2026-04-01", status="active", guild_id=None, created_by="test")
+        end_at="2026-04-01", status="active", guild_id=guild_id, created_by="test")
 
 
-async def test_campaigns_belong_to_the_advertiser_of_their_name(open_store: StoreOpener
-                                                                ) -> None:
+async def test_only_the_operators_link_gives_a_campaign_to_an_advertiser(
+        open_store: StoreOpener) -> None:
     store = await open_store()
     before = await _campaign(store, "Acme")
     acme = await store.add_advertiser("Acme", "hash-a", actor="test")
     after = await _campaign(store, "Acme")
-    other = await _campaign(store, "Bistro")
+    guilds = await _campaign(store, "Acme", guild_id="42")  # a server admin's "Acme"
+    # A name links nothing, before or after the account exists.
+    assert await store.advertiser_campaigns(acme.id) == []
+    assert await store.link_campaign(before, acme.id, actor="operator")
+    assert await store.link_campaign(after, acme.id, actor="operator")
+    assert not await store.link_campaign(guilds, acme.id, actor="operator")
+    assert not await store.link_campaign(after, 999, actor="operator")  # no such account
+    assert not await store.link_campaign(999, acme.id, actor="operator")
     assert [c.id for c in await store.advertiser_campaigns(acme.id)] == [before, after]
-    assert (await store.campaign(other)).advertiser_id is None  # type: ignore[union-attr]
+    assert (await store.campaign(guilds)).advertiser_id is None  # type: ignore[union-attr]
     assert await store.advertiser_by_token_hash("hash-a") == acme
     assert await store.advertiser_by_token_hash("hash-b") is None
     assert [e.action for e in await store.audit_log(limit=5)][:2] == [
-        "campaign add", "campaign add"]
+        "campaign link", "campaign link"]
+    assert await store.link_campaign(before, None, actor="operator")
+    assert [c.id for c in await store.advertiser_campaigns(acme.id)] == [after]
 
 
 async def test_update_keeps_the_budget_above_the_spend(open_store: StoreOpener) -> None:
