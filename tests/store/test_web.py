@@ -4,6 +4,7 @@ failed logins are counted, figures per day."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.store import Store
@@ -86,10 +87,16 @@ async def test_sessions_expire_and_are_revoked(open_store: StoreOpener) -> None:
 async def test_login_failures_are_counted_per_address(open_store: StoreOpener) -> None:
     clock = Clock(T0)
     store = await open_store(clock)
-    for _ in range(3):
-        await store.record_login_failure("1.2.3.4")
-    await store.record_login_failure("5.6.7.8")
-    assert await store.login_failures("1.2.3.4", T0 - timedelta(minutes=1)) == 3
+    since = T0 - timedelta(minutes=1)
+    attempts = await asyncio.gather(*(store.claim_login_attempt("1.2.3.4", since, 3)
+                                      for _ in range(20)))
+    assert sum(a is not None for a in attempts) == 3  # claimed at once: 3, not 20
+    other = await store.claim_login_attempt("5.6.7.8", since, 3)
+    assert other is not None
+    assert await store.login_failures("1.2.3.4", since) == 3
+    await store.forgive_login_attempt(other)  # it logged in
+    assert await store.login_failures("5.6.7.8", since) == 0
+    await store.claim_login_attempt("5.6.7.8", since, 3)
     clock.advance(minutes=20)
     assert await store.login_failures("1.2.3.4", clock.now - timedelta(minutes=15)) == 0
     assert await store.forget_login_failures(clock.now - timedelta(minutes=15)) == 4

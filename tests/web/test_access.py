@@ -4,6 +4,7 @@ advertiser B; CSRF on every form; stale sessions; the login rate limit."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
 import pytest
@@ -211,6 +212,26 @@ async def test_failed_logins_are_rate_limited_per_address(console: Console) -> N
     assert blocked.status == 429
     assert "Too many failed logins" in await blocked.text()
     assert SESSION_COOKIE not in blocked.cookies
+
+
+async def test_sixty_concurrent_wrong_logins_get_five_401s(console: Console) -> None:
+    client = await console.client()
+    csrf = await form_csrf(client, "/login")
+    answers = await asyncio.gather(*(
+        client.post("/login", data={"csrf": csrf, "token": f"wrong-{n}"},
+                    allow_redirects=False) for n in range(60)))
+    statuses = sorted(response.status for response in answers)
+    assert statuses == [401] * MAX_FAILURES + [429] * (60 - MAX_FAILURES)
+    assert (await login(client, ADMIN_TOKEN)).status == 429
+
+
+async def test_a_right_token_is_not_counted_as_a_failure(console: Console) -> None:
+    client = await console.client()
+    for _ in range(MAX_FAILURES + 2):
+        assert (await login(client, ADMIN_TOKEN)).status == 303
+    for _ in range(MAX_FAILURES):
+        assert (await login(client, "not-a-token")).status == 401
+    assert (await login(client, "not-a-token")).status == 429
 
 
 async def test_tokens_log_in_as_their_owner(console: Console) -> None:
