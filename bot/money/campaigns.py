@@ -107,6 +107,8 @@ class CampaignSpec(BaseModel):
             raise ValueError("give keywords and/or categories to match")
         if self.end < self.start:
             raise ValueError("end is before start")
+        if self.end >= date(9999, 12, 31):  # the flight is stored as [start, end + 1 day)
+            raise ValueError("end is too far away (before 9999-12-31)")
         if self.daily_budget is not None and self.daily_budget > self.budget:
             raise ValueError("daily_budget is larger than budget")
         return self

@@ -15,7 +15,7 @@ from bot.money.tiers import Tiers
 from bot.safety.topics import CATEGORIES
 from bot.store import Campaign
 from bot.web.auth import SESSION_KEY, SETTINGS_KEY, STORE_KEY
-from bot.web.forms import campaign_form_values, parse_campaign, with_notice
+from bot.web.forms import campaign_form_values, parse_campaign, path_id, with_notice
 
 routes = web.RouteTableDef()
 
@@ -108,7 +108,7 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
 
 
 async def _campaign(request: web.Request) -> Campaign:
-    found = await request.app[STORE_KEY].campaign(int(request.match_info["id"]))
+    found = await request.app[STORE_KEY].campaign(path_id(request.match_info["id"]))
     if found is None:
         raise web.HTTPNotFound(text="No such campaign.")
     return found
@@ -146,7 +146,7 @@ async def link_campaign(request: web.Request) -> web.StreamResponse:
     chosen = str((await request.post()).get("advertiser_id", "")).strip()
     if chosen and not chosen.isdigit():
         raise web.HTTPBadRequest(text="Which advertiser? (advertiser_id is not an account id)")
-    advertiser_id = int(chosen) if chosen else None
+    advertiser_id = path_id(chosen) if chosen else None
     done = await _ads(request).link(campaign.id, advertiser_id, actor=_actor(request))
     notice = (f"campaign {campaign.id} linked to advertiser {advertiser_id}" if done
               and advertiser_id else f"campaign {campaign.id} belongs to no advertiser"
