@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
+from bot.locales import t
 from bot.money.tiers import Subject, Tiers
 from bot.pipeline.assistant import Inbound
 from bot.pipeline.runtime import open_runtime
@@ -217,3 +218,18 @@ async def test_premium_commands_through_the_real_model(settings: Settings) -> No
         bob = Inbound("local", "bob", "t", "")
         refused = await assistant.run_command(bob, "translate", "Hi", language="French")
         assert refused.refusal and "pro" in refused.refusal
+
+
+async def test_a_model_restart_while_a_command_is_planned_costs_no_message(
+        settings: Settings) -> None:
+    async with open_runtime(settings) as runtime:
+        assistant = runtime.assistant
+        await assistant.tiers.grant("user", "local:ada", "pro", by="op")
+        ada = Inbound("local", "ada", "t", "")
+        # The model unloaded, as between a crash and its restart: planning cannot tokenize.
+        await runtime.engine.close()
+        for command, text in (("summarize", "ada: hi\nbob: hello"),
+                              ("translate", "Good morning")):
+            reply = await assistant.run_command(ada, command, text, language="French")
+            assert reply.refusal == t("engine_down", "en")
+        assert await assistant.tiers.usage_today("local:ada") == 0
