@@ -337,6 +337,13 @@ STRINGS: dict[str, dict[str, str]] = {
               "de la réponse. /ads personalize off arrête l'usage de l'historique ; /premium "
               "supprime les annonces.",
     },
+    "why_ad_other": {
+        "en": "This ad was shown to another member, for what they wrote: {advertiser} paid "
+              "for it. Ads are never part of the answer; /premium removes ads.",
+        "fr": "Cette annonce a été montrée à un autre membre, pour ce qu'il a écrit : "
+              "{advertiser} l'a payée. Les annonces ne font jamais partie de la réponse ; "
+              "/premium supprime les annonces.",
+    },
     "why_message": {"en": "your message", "fr": "votre message"},
     "why_memory": {
         "en": "{basis} and your saved memory \"{memory}\"",

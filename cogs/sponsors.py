@@ -13,7 +13,9 @@ from discord.ext import commands
 
 from bot.discord_app import send_ephemeral
 from bot.locales import pick_locale, t
-from bot.money.ads import AdOffer, CampaignFileError, explain, money, parse_campaigns, render_chart
+from bot.money.ads import AdOffer
+from bot.money.campaigns import CampaignFileError, money, parse_campaigns
+from bot.web.charts import render_chart
 
 if TYPE_CHECKING:
     from bot.discord_app import CausetteBot
@@ -67,10 +69,12 @@ class AdButtons(discord.ui.View):
         found = await self._impression(interaction)
         if found is None:
             return
-        campaign = await self.bot.runtime.store.impression_campaign(found[0])
-        assert campaign is not None
-        await send_ephemeral(interaction, explain(campaign.advertiser, found[1].split(", "),
-                                                  False, "free", locale))
+        runtime = self.bot.runtime
+        viewer = await runtime.store.ensure_user("discord", str(interaction.user.id))
+        # The viewer's memories as ads may see them (nothing without their consent).
+        why = await runtime.assistant.ads.why_impression(
+            found[0], viewer, await runtime.assistant.memory.for_ads(viewer), locale)
+        await send_ephemeral(interaction, why or t("ad_gone", locale))
 
     @discord.ui.button(label="Visit", style=discord.ButtonStyle.primary, custom_id=VISIT_ID)
     async def visit(self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]) -> None:
@@ -115,7 +119,13 @@ class SponsorsCog(commands.Cog, name="Sponsors"):
         except discord.HTTPException as exc:
             log.info("ad not delivered (%s): not charged", exc.status)
             return None
-        return await self.bot.runtime.assistant.ads.delivered(offer, str(message.id))
+        impression = await self.bot.runtime.assistant.ads.delivered(offer, str(message.id))
+        if impression is None:  # a cap or the budget refused it since: not shown for free
+            try:
+                await message.delete()
+            except discord.HTTPException as exc:
+                log.info("uncharged ad not deleted (%s)", exc.status)
+        return impression
 
     @sponsors.command(name="enable", description="Show sponsored replies to free users here")
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -185,15 +195,18 @@ class SponsorsCog(commands.Cog, name="Sponsors"):
         await send_ephemeral(interaction, t("campaign_changed" if done else "campaign_unchanged",
                                             locale, id=campaign_id))
 
-    @sponsors.command(name="report", description="Impressions, clicks and spend, with a chart")
+    @sponsors.command(name="report",
+                      description="This server's campaigns: impressions, clicks, spend, chart")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def report(self, interaction: discord.Interaction[Any]) -> None:
-        """Reports of the campaigns that can show here, with a PNG chart."""
+        """Reports of this server's own campaigns, with a PNG chart. The operator's
+        campaigns (shown in every server) are not its to read: their spend and click rate
+        belong to the operator and their advertiser."""
         assert interaction.guild is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild = str(interaction.guild.id)
         reports = [r for r in await self.bot.runtime.assistant.ads.report()
-                   if r.campaign.guild_id in (None, guild)]
+                   if r.campaign.guild_id == guild]
         currency = self.bot.settings.currency
         lines = [f"#{r.campaign.id} **{r.campaign.advertiser}** ({r.campaign.status}): "
                  f"{r.impressions} impressions, {r.clicks} clicks, CTR {r.ctr:.1%}, spent "

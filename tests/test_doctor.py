@@ -68,7 +68,7 @@ async def test_defaults_pass(settings: Settings) -> None:
     checks = await doctor.run_checks(settings, wait_s=2)
     assert not doctor.failed(checks), [c for c in checks if c.status is not Status.OK]
     assert [c.name for c in checks] == ["python", "llama-cpp", "gpu", "model", "model advice",
-                                        "database", "backend", "discord", "whatsapp",
+                                        "database", "backend", "discord", "whatsapp", "web",
                                         "ports"]
     model = by_name(checks, "model")
     assert model.status is Status.OK
@@ -107,7 +107,7 @@ async def test_a_broken_check_is_one_failed_line_among_the_others(
     monkeypatch.setattr(doctor, "check_whatsapp", broken)
     monkeypatch.setattr(doctor, "check_database", broken_async)
     checks = await doctor.run_checks(settings, wait_s=2)
-    assert len(checks) == 10
+    assert len(checks) == 11
     for name, words in (("whatsapp", "half-edited"), ("database", "surprise")):
         check = by_name(checks, name)
         assert check.status is Status.FAIL and "the check itself broke" in check.summary
@@ -190,7 +190,8 @@ def test_the_installed_build_is_described(settings: Settings) -> None:
     check, build = doctor.check_llama_cpp(settings)
     assert check.status is Status.OK, check
     assert build is not None and "CPU" in build.backends
-    assert build.devices is None or any(d.kind == "CPU" for d in build.devices)
+    # The pinned build ships libggml, whose C API lists the devices: never "unknown" here.
+    assert build.devices is not None and any(d.kind == "CPU" for d in build.devices)
 
 
 def _build(offload: bool, *devices: Device) -> LlamaBuild:
@@ -255,7 +256,33 @@ async def test_a_folder_as_database_path(settings: Settings, tmp_path: Path) -> 
     assert check.status is Status.FAIL and check.setting == "DATABASE_PATH"
 
 
+async def test_a_database_path_under_proc_is_no_disk_problem(settings: Settings) -> None:
+    check = await doctor.check_database(with_(settings,
+                                              database_path=Path("/proc/causette.db")))
+    assert (check.status, check.setting) == (Status.FAIL, "DATABASE_PATH")
+    assert "virtual file system" in check.summary
+    assert "disk space" not in check.fix and "real disk" in check.fix
+
+
+async def test_a_file_that_is_not_sqlite_is_not_told_to_be_writable(
+        settings: Settings, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list: eggs, flour, milk, and some more text\n" * 100)
+    check = await doctor.check_database(with_(settings, database_path=notes))
+    assert (check.status, check.setting) == (Status.FAIL, "DATABASE_PATH")
+    assert "not a SQLite database" in check.fix and "writable" not in check.fix
+    assert notes.read_text().startswith("shopping list")  # the probe changed nothing
+
+
 # The inference backend ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:8000/v1", "http://"])
+async def test_llm_base_url_without_a_scheme_says_so(settings: Settings, url: str) -> None:
+    checks = await doctor.check_backend(with_(settings, llm_backend="openai", llm_base_url=url),
+                                        wait_s=1)
+    assert [(c.status, c.setting) for c in checks] == [(Status.FAIL, "LLM_BASE_URL")]
+    assert "lacks http:// or https://" in checks[0].summary
+    assert "LLM_BASE_URL=http://host:port/v1" in checks[0].fix
 
 async def test_unreachable_llm_base_url_fails(settings: Settings) -> None:
     url = f"http://127.0.0.1:{closed_port()}/v1"
@@ -408,3 +435,38 @@ def test_webhook_and_metrics_on_one_port(settings: Settings) -> None:
     checks = doctor.check_ports(with_(settings, whatsapp_app_secret="s", whatsapp_port=9100,
                                       metrics_port=9100))
     assert [(c.status, c.setting) for c in checks] == [(Status.FAIL, "METRICS_PORT")]
+
+
+# The web console ---------------------------------------------------------------------------
+
+def test_the_console_beside_run_needs_its_token(settings: Settings) -> None:
+    assert doctor.check_web(settings).status is Status.SKIP  # WEB_WITH_RUN=false
+    missing = doctor.check_web(with_(settings, web_with_run=True, web_admin_token=None))
+    assert (missing.status, missing.setting) == (Status.FAIL, "WEB_ADMIN_TOKEN")
+    assert "WEB_WITH_RUN=true" in missing.summary
+    short = doctor.check_web(with_(settings, web_with_run=True, web_admin_token="abc"))
+    assert (short.status, short.setting) == (Status.WARN, "WEB_ADMIN_TOKEN")
+    good = doctor.check_web(with_(settings, web_with_run=True,
+                                  web_admin_token="a-long-enough-operator-token"))
+    assert good.status is Status.OK
+
+
+def test_the_consoles_port_taken_or_shared(settings: Settings) -> None:
+    with listening() as taken:
+        checks = doctor.check_ports(with_(settings, web_with_run=True, web_port=taken))
+        assert [(c.name, c.status, c.setting) for c in checks] == [
+            ("port web", Status.FAIL, "WEB_PORT")]
+        assert "the web console" in checks[0].summary and "taken" in checks[0].summary
+    free = closed_port()
+    assert [(c.name, c.status) for c in doctor.check_ports(
+        with_(settings, web_with_run=True, web_port=free))] == [("port web", Status.OK)]
+    shared = doctor.check_ports(with_(settings, web_with_run=True, web_port=9100,
+                                      metrics_port=9100))
+    assert [(c.status, c.setting) for c in shared] == [(Status.FAIL, "WEB_PORT")]
+
+
+async def test_run_checks_include_the_console(settings: Settings) -> None:
+    checks = await doctor.run_checks(with_(settings, web_with_run=True, web_admin_token=None),
+                                     wait_s=1)
+    web = by_name(checks, "web")
+    assert (web.status, web.setting) == (Status.FAIL, "WEB_ADMIN_TOKEN")

@@ -49,6 +49,15 @@ async def _ads(args: argparse.Namespace, settings: Settings) -> int:
                       f"{'active' if action == 'pause' else 'paused'})", file=sys.stderr)
                 return 2
             print(f"campaign {args.id} {action}d")
+        elif action == "link":
+            advertiser_id = None if args.advertiser == "none" else int(args.advertiser)
+            if not await ads.link(args.id, advertiser_id, actor=operator()):
+                print(f"causette: campaign {args.id} cannot be linked (unknown campaign or "
+                      "advertiser, or a Discord server's own campaign, which belongs to that "
+                      "server alone)", file=sys.stderr)
+                return 2
+            print(f"campaign {args.id} " + (f"now belongs to advertiser {advertiser_id}"
+                                             if advertiser_id else "belongs to no advertiser"))
         elif action == "report":
             reports = await ads.report()
             if args.json:
@@ -83,9 +92,8 @@ async def _advertiser(args: argparse.Namespace, store: Store) -> int:
     try:
         if action == "add":
             account, token = await advertisers.add_advertiser(store, args.name, actor=operator())
-            owned = len(await store.advertiser_campaigns(account.id))
-            print(f"advertiser {account.name} (id {account.id}, {owned} campaign(s) of that "
-                  "name)")
+            print(f"advertiser {account.name} (id {account.id}); give it campaigns with "
+                  f"`causette ads link CAMPAIGN {account.id}`")
         else:
             token = await advertisers.replace_token(store, args.name, actor=operator())
             print(f"new token for {args.name}; the old one and its sessions no longer work")
@@ -97,21 +105,40 @@ async def _advertiser(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
+def _campaign_id(text: str) -> int:
+    """A campaign id as the database can hold it (a 64-bit integer above 0)."""
+    if not (text.isdigit() and 0 < int(text) < 2**63):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a campaign id")
+    return int(text)
+
+
+def _advertiser_id(text: str) -> str:
+    """An advertiser account id, or "none" (argparse says what is wrong otherwise)."""
+    if text != "none" and not (text.isdigit() and 0 < int(text) < 2**63):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an advertiser id (or none)")
+    return text
+
+
 def cmd_ads(args: argparse.Namespace) -> int:
     """Manage sponsored-reply campaigns and read their reports."""
     return asyncio.run(_ads(args, load_settings()))
 
 
 def register(subs: argparse._SubParsersAction[Any]) -> None:
-    """`causette ads add|list|pause|resume|report|advertiser`."""
-    ads = subs.add_parser("ads", help="sponsored replies: add, list, pause, resume, report")
+    """`causette ads add|list|pause|resume|link|report|advertiser`."""
+    ads = subs.add_parser("ads", help="sponsored replies: add, list, pause, resume, link, report")
     ads_subs = ads.add_subparsers(dest="ads_command", required=True)
     add = ads_subs.add_parser("add", help="add the campaigns of a TOML file")
     add.add_argument("file", help="a TOML file of [[campaign]] tables")
     ads_subs.add_parser("list", help="all campaigns")
     for verb in ("pause", "resume"):
         change = ads_subs.add_parser(verb, help=f"{verb} a campaign")
-        change.add_argument("id", type=int)
+        change.add_argument("id", type=_campaign_id)
+    link = ads_subs.add_parser(
+        "link", help="give a campaign to an advertiser account (its web console shows it)")
+    link.add_argument("id", type=_campaign_id, help="the campaign id")
+    link.add_argument("advertiser", type=_advertiser_id,
+                      help="the advertiser account's id (`ads advertiser list`), or none")
     report = ads_subs.add_parser("report", help="impressions, clicks, CTR, spend per day")
     report.add_argument("--json", action="store_true", help="one JSON object")
     advertiser = ads_subs.add_parser(

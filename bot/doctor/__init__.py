@@ -1,7 +1,8 @@
 """What `causette doctor` checks: everything a start needs, each as one typed result
 that says what was found and, when it is not right, which setting to change and how.
 
-Each area has its module (`runtime`, `model`, `database`, `backend`, `platforms`; the
+Each area has its module (`runtime`, `model`, `database`, `backend`, `platforms`,
+`web`; the
 result type in `results`); `run_checks` here runs them all.
 
 The checks look and probe but change nothing: a database write is rolled back, a port
@@ -30,13 +31,14 @@ from bot.doctor.platforms import (
 )
 from bot.doctor.results import DISCORD_API, NETWORK_TIMEOUT_S, Check, Status, failed
 from bot.doctor.runtime import Device, LlamaBuild, check_gpu, check_llama_cpp, check_python
+from bot.doctor.web import check_web
 from bot.engine.gguf import read_gguf
 
 __all__ = [
     "DISCORD_API", "NETWORK_TIMEOUT_S", "Check", "Device", "LlamaBuild", "Status",
     "check_backend", "check_database", "check_discord", "check_gpu", "check_llama_cpp",
-    "check_model", "check_model_advice", "check_ports", "check_python", "check_whatsapp",
-    "diagnose", "failed",
+    "check_model", "check_model_advice", "check_ports", "check_python", "check_web",
+    "check_whatsapp", "diagnose", "failed",
     "kv_cache_bytes", "read_gguf", "run_checks", "settings_source", "token_bot_id",
     "token_problem",
 ]
@@ -80,8 +82,8 @@ async def run_checks(settings: Settings, *, wait_s: float = NETWORK_TIMEOUT_S,
         _guard("discord", check_discord(settings, wait_s, discord_api)))
     return [*_sync("python", check_python), llama, *_sync("gpu", check_gpu, settings, build),
             *model, *_sync("model advice", check_model_advice, settings), *database,
-            *backend, *discord,
-            *_sync("whatsapp", check_whatsapp, settings), *_sync("ports", check_ports, settings)]
+            *backend, *discord, *_sync("whatsapp", check_whatsapp, settings),
+            *_sync("web", check_web, settings), *_sync("ports", check_ports, settings)]
 
 
 def _broken(name: str, exc: BaseException) -> Check:

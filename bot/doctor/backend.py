@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -28,6 +29,13 @@ async def check_backend(settings: Settings, wait_s: float = NETWORK_TIMEOUT_S) -
     if not urls:
         return [Check("backend", Status.FAIL, "LLM_BACKEND=openai but LLM_BASE_URL names no "
                       "server", fix="set LLM_BASE_URL=http://host:port/v1", setting="LLM_BASE_URL")]
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return [Check("backend", Status.FAIL,
+                          f"LLM_BASE_URL: {url!r} is not an address: it lacks http:// or "
+                          "https:// and a host", fix="set LLM_BASE_URL=http://host:port/v1 "
+                          "(several: separated by commas)", setting="LLM_BASE_URL")]
     key = settings.llm_api_key
     headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
     async with aiohttp.ClientSession(headers=headers,

@@ -77,13 +77,34 @@ def _sqlite_file(path: Path) -> _SqliteFile:
     folder = path.absolute().parent
     while not folder.exists():  # the folder is created at first start, under this one
         folder = folder.parent
-    free = shutil.disk_usage(folder).free
+    usage = shutil.disk_usage(folder)
+    free = usage.free
+    if usage.total == 0:  # /proc, /sys: files the kernel makes up, on no disk at all
+        return _SqliteFile(Check("database", Status.FAIL,
+                                 f"{folder} is a virtual file system (no disk behind it): "
+                                 "a database cannot be kept there",
+                                 fix="point DATABASE_PATH at a file on a real disk, such as "
+                                     "data/causette.db", setting=setting), path.exists(), 0)
     if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
         return _SqliteFile(Check("database", Status.FAIL,
                                  f"{path} does not exist and {folder} is not writable to "
                                  "create it", fix="make the folder writable for this user, "
                                  "or change DATABASE_PATH", setting=setting), False, free)
     return _SqliteFile(None, path.exists(), free)
+
+
+def _sqlite_fix(error: str) -> str:
+    """What to do about a file SQLite could not open or write (the driver's own words
+    say which it was: see `bot.store.sqlite.explain`)."""
+    if "not a valid SQLite database" in error:
+        return ("DATABASE_PATH names a file that is not a SQLite database: point it at "
+                "Causette's database, or at a new file (created at start); restore a "
+                "damaged one from a backup")
+    if "locked" in error:
+        return "stop the other process that holds it (another Causette?), then try again"
+    if "disk is full" in error:
+        return "free some disk space, or move DATABASE_PATH to a disk with room"
+    return "make the file and its folder writable for this user, or point DATABASE_PATH elsewhere"
 
 
 async def _check_sqlite(path: Path, wait_s: float) -> Check:
@@ -106,8 +127,7 @@ async def _check_sqlite(path: Path, wait_s: float) -> Check:
                 await driver.close()
         except StoreError as exc:
             return Check("database", Status.FAIL, f"SQLite {path}: {exc}",
-                         fix="make the file and its folder writable for this user, or "
-                             "point DATABASE_PATH elsewhere", setting=setting)
+                         fix=_sqlite_fix(str(exc)), setting=setting)
         schema = _schema(version, str(path), setting)
         if isinstance(schema, Check):
             return schema

@@ -159,8 +159,8 @@ def port_problem(host: str, port: int) -> tuple[str, bool] | None:
 
 
 def check_ports(settings: Settings) -> list[Check]:
-    """The ports Causette will listen on, free: the WhatsApp webhook (when configured)
-    and the metrics (when METRICS_PORT is set)."""
+    """The ports Causette will listen on, free: the WhatsApp webhook (when configured),
+    the metrics (when METRICS_PORT is set) and the web console (WEB_WITH_RUN=true)."""
     # (check name, port setting, host setting, host, port, what listens there)
     wanted: list[tuple[str, str, str, str, int, str]] = []
     if any(getattr(settings, name) is not None for name in WHATSAPP_SETTINGS):
@@ -169,13 +169,17 @@ def check_ports(settings: Settings) -> list[Check]:
     if settings.metrics_port:  # bot/metrics.py serves on 127.0.0.1 only
         wanted.append(("port metrics", "METRICS_PORT", "METRICS_PORT", "127.0.0.1",
                        settings.metrics_port, "Prometheus metrics"))
+    if settings.web_with_run:
+        wanted.append(("port web", "WEB_PORT", "WEB_HOST", settings.web_host,
+                       settings.web_port, "the web console"))
     if not wanted:
         return [Check("ports", Status.SKIP, "nothing to listen on: WhatsApp not configured, "
-                      "METRICS_PORT=0")]
-    if len(wanted) == 2 and wanted[0][4] == wanted[1][4]:
-        return [Check("ports", Status.FAIL,
-                      f"WHATSAPP_PORT and METRICS_PORT are both {settings.metrics_port}",
-                      fix="give METRICS_PORT another port", setting="METRICS_PORT")]
+                      "METRICS_PORT=0, WEB_WITH_RUN=false")]
+    for index, (_, setting, _, _, port, _) in enumerate(wanted):
+        earlier = next((w[1] for w in wanted[:index] if w[4] == port), None)
+        if earlier is not None:
+            return [Check("ports", Status.FAIL, f"{earlier} and {setting} are both {port}",
+                          fix=f"give {setting} another port", setting=setting)]
     checks = []
     for name, port_setting, host_setting, host, port, what in wanted:
         found = port_problem(host, port)

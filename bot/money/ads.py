@@ -1,6 +1,6 @@
 """Sponsored replies: campaigns, where an ad may appear, which one, and its accounting.
 
-The rules, all enforced here and tested in tests/test_ads.py:
+The rules, all enforced here and tested in tests/money/test_ads.py:
 - never to a premium tier, never next to a sensitive topic (in the message or the
   answer), never in a Discord server whose admins did not turn sponsors on;
 - at most one ad per N replies and M per day per user (a first eligible reply may
@@ -14,142 +14,32 @@ The rules, all enforced here and tested in tests/test_ads.py:
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
-import tomllib
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from bot.config import Settings
-from bot.locales import t
 from bot.metrics import Metrics
+from bot.money.campaigns import (
+    MICROS,
+    CampaignFileError,
+    CampaignSpec,
+    money,
+    parse_campaigns,
+    terms,
+)
+from bot.money.reports import CampaignReport
 from bot.money.tiers import Tier
-from bot.safety.topics import CATEGORIES, commercial_categories, matches, sensitive_topics
-from bot.store import Campaign, CampaignDay, Store, iso
+from bot.money.wording import explain, explain_to_another
+from bot.safety.topics import commercial_categories, matches, sensitive_topics
+from bot.store import Campaign, Store, iso
+
+# The names callers imported from here before the split (campaigns, reports, wording).
+__all__ = ["MICROS", "AdContext", "AdOffer", "Ads", "CampaignFileError", "CampaignReport",
+           "CampaignSpec", "explain", "money", "parse_campaigns"]
 
 log = logging.getLogger(__name__)
-
-MICROS = 1_000_000
-
-
-class CampaignFileError(Exception):
-    """A campaign file is invalid; the message names the campaign and the field."""
-
-
-class CampaignSpec(BaseModel):
-    """One campaign as an operator writes it (TOML) or an admin sends it."""
-
-    model_config = {"extra": "forbid"}
-
-    advertiser: str = Field(min_length=1, max_length=60)
-    headline: str = Field(min_length=1, max_length=80)
-    body: str = Field("", max_length=200)
-    url: str = Field(min_length=8, max_length=500)
-    keywords: list[str] = Field(default_factory=list, max_length=50)
-    categories: list[str] = Field(default_factory=list)
-    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
-    cpm: Decimal = Field(gt=0, le=10_000, description="price per 1,000 impressions")
-    budget: Decimal = Field(gt=0, le=10_000_000)
-    daily_budget: Decimal | None = Field(None, gt=0)
-    start: date
-    end: date
-    status: Literal["draft", "active", "paused"] = "active"
-
-    @field_validator("url")
-    @classmethod
-    def _http_only(cls, value: str) -> str:
-        if not value.lower().startswith(("http://", "https://")) or " " in value:
-            raise ValueError("must be an http:// or https:// address")
-        return value
-
-    @field_validator("keywords")
-    @classmethod
-    def _short_keywords(cls, value: list[str]) -> list[str]:
-        cleaned = [k.strip() for k in value if k.strip()]
-        if any(len(k) > 40 for k in cleaned):
-            raise ValueError("each keyword must be at most 40 characters")
-        return cleaned
-
-    @field_validator("categories")
-    @classmethod
-    def _known_categories(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(CATEGORIES))
-        if unknown:
-            raise ValueError(f"unknown categories {unknown}; known: {sorted(CATEGORIES)}")
-        return value
-
-    @field_validator("languages")
-    @classmethod
-    def _language_codes(cls, value: list[str]) -> list[str]:
-        codes = [code.strip().lower() for code in value]
-        if any(len(code) != 2 or not code.isalpha() for code in codes):
-            raise ValueError("languages are two-letter codes such as en, fr")
-        return codes
-
-    @field_validator("cpm")
-    @classmethod
-    def _billable(cls, value: Decimal) -> Decimal:
-        if value * MICROS / 1000 < 1:
-            raise ValueError("cpm must be at least 0.001 (one micro-unit per impression)")
-        return value
-
-    @model_validator(mode="after")
-    def _coherent(self) -> CampaignSpec:
-        if not self.keywords and not self.categories:
-            raise ValueError("give keywords and/or categories to match")
-        if self.end < self.start:
-            raise ValueError("end is before start")
-        if self.daily_budget is not None and self.daily_budget > self.budget:
-            raise ValueError("daily_budget is larger than budget")
-        return self
-
-
-def _terms(spec: CampaignSpec) -> dict[str, Any]:
-    """A spec's terms as stored: money in micro-units, the flight as [start, end + 1 day)."""
-    start = datetime.combine(spec.start, time(), UTC)
-    end = datetime.combine(spec.end + timedelta(days=1), time(), UTC)
-    return {"headline": spec.headline, "body": spec.body, "url": spec.url,
-            "keywords": spec.keywords, "categories": spec.categories,
-            "languages": spec.languages, "cpm_micros": int(spec.cpm * MICROS),
-            "budget_micros": int(spec.budget * MICROS),
-            "daily_budget_micros": int(spec.daily_budget * MICROS) if spec.daily_budget else None,
-            "start_at": iso(start), "end_at": iso(end)}
-
-
-def parse_campaigns(text: str, source: str = "campaign file") -> list[CampaignSpec]:
-    """Parse and validate a TOML file of `[[campaign]]` tables."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CampaignFileError(f"{source}: not valid TOML ({exc})") from None
-    entries = data.get("campaign")
-    if not isinstance(entries, list) or not entries:
-        raise CampaignFileError(f"{source}: no [[campaign]] table found")
-    specs = []
-    for number, entry in enumerate(entries, start=1):
-        name = entry.get("advertiser", "?") if isinstance(entry, dict) else "?"
-        try:
-            specs.append(CampaignSpec.model_validate(entry))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "campaign"
-            message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-            raise CampaignFileError(
-                f"{source}: campaign {number} ({name}): {where}: {message}") from None
-    return specs
-
-
-def money(micros: int) -> str:
-    """Micro-units as an exact decimal amount: two decimals, more only when needed."""
-    if micros % 10_000 == 0:
-        return f"{Decimal(micros) / MICROS:.2f}"
-    return f"{(Decimal(micros) / MICROS).normalize():f}"
-
 
 @dataclass(frozen=True)
 class AdContext:
@@ -181,33 +71,6 @@ class AdOffer:
     memory: str | None = None  # the saved memory the match used, named in "why"
 
 
-@dataclass
-class CampaignReport:
-    """Figures of one campaign."""
-
-    campaign: Campaign
-    impressions: int = 0
-    clicks: int = 0
-    days: list[CampaignDay] = field(default_factory=list)
-
-    @property
-    def ctr(self) -> float:
-        """Clicks per impression."""
-        return self.clicks / self.impressions if self.impressions else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready figures."""
-        c = self.campaign
-        return {
-            "id": c.id, "advertiser": c.advertiser, "status": c.status,
-            "impressions": self.impressions, "clicks": self.clicks, "ctr": round(self.ctr, 4),
-            "spent": money(c.spent_micros), "budget": money(c.budget_micros),
-            "remaining": money(c.budget_micros - c.spent_micros),
-            "days": [{"day": d.day, "impressions": d.impressions, "clicks": d.clicks,
-                      "spent": money(d.spent_micros)} for d in self.days],
-        }
-
-
 class Ads:
     """Campaign management, eligibility, selection and accounting."""
 
@@ -219,16 +82,22 @@ class Ads:
     # Campaigns ----------------------------------------------------------------------
 
     async def add(self, specs: list[CampaignSpec], *, actor: str,
-                  guild_id: str | None = None) -> list[int]:
-        """Store validated campaigns (server-scoped when `guild_id` is given)."""
+                  guild_id: str | None = None, advertiser_id: int | None = None) -> list[int]:
+        """Store validated campaigns: a server's own when `guild_id` is given, an
+        advertiser account's when the operator gives `advertiser_id` (never both)."""
         return [await self.store.add_campaign(
             advertiser=spec.advertiser, status=spec.status, guild_id=guild_id, created_by=actor,
-            **_terms(spec)) for spec in specs]
+            advertiser_id=advertiser_id, **terms(spec)) for spec in specs]
+
+    async def link(self, campaign_id: int, advertiser_id: int | None, *, actor: str) -> bool:
+        """The operator gives a campaign to an advertiser account (None: takes it back).
+        False when either is unknown or the campaign is a server's own."""
+        return await self.store.link_campaign(campaign_id, advertiser_id, actor=actor)
 
     async def update(self, campaign_id: int, spec: CampaignSpec, *, actor: str) -> bool:
         """Change a campaign's terms (not its advertiser, status or spend); False when it
         has ended or the budget would be below what it spent."""
-        return await self.store.update_campaign(campaign_id, actor=actor, **_terms(spec))
+        return await self.store.update_campaign(campaign_id, actor=actor, **terms(spec))
 
     async def add_file(self, path: Path, *, actor: str) -> list[int]:
         """Validate and add every campaign of a TOML file (all or nothing)."""
@@ -315,8 +184,7 @@ class Ads:
             if not matched:
                 continue
             score = len(matched) * campaign.cpm_micros
-            used = next((m for m in memories if matches(m, campaign.keywords)
-                         or commercial_categories(m) & set(campaign.categories)), None)
+            used = memory_used(memories, campaign)
             offer = AdOffer(campaign, tuple(matched), cost, ctx, day, personal, used)
             if best is None or score > best[0]:
                 best = (score, offer)
@@ -330,10 +198,12 @@ class Ads:
         impression = await self.store.charge_impression(
             offer.campaign.id, offer.cost_micros, user_id=offer.context.user_id,
             platform=offer.context.platform, matched=", ".join(offer.matched), day=offer.day,
-            delivery_ref=delivery_ref)
+            delivery_ref=delivery_ref, every_n_replies=self.settings.ads_every_n_replies,
+            max_per_day=self.settings.ads_max_per_day, personalised=offer.personalised,
+            tier=offer.context.tier.name)
         if impression is None:
-            log.info("impression of campaign %s not charged: budget or status changed",
-                     offer.campaign.id)
+            log.info("impression of campaign %s not charged: a user cap, the budget or the "
+                     "status changed", offer.campaign.id)
         elif self.metrics is not None:
             self.metrics.ad_impressions.inc()
             self.metrics.ad_spend.inc(offer.cost_micros)
@@ -355,6 +225,24 @@ class Ads:
         """Why this ad: who paid, what matched, the tier, and the ways out."""
         return explain(offer.campaign.advertiser, offer.matched, offer.personalised,
                        offer.context.tier.name, locale, offer.memory)
+
+    async def why_impression(self, impression_id: int, viewer_id: int,
+                             memories: tuple[str, ...], locale: str = "en") -> str | None:
+        """"Why this ad?" for an ad delivered earlier (a button pressed after the fact):
+        the words it matched, whether the user's conversation was used, the saved memory
+        among `memories` (the viewer's, as `Memories.for_ads` allows) that matched, and
+        their tier then. Someone else than the user it was shown to learns only who paid.
+        None when the impression is unknown."""
+        campaign = await self.store.impression_campaign(impression_id)
+        basis = await self.store.impression_basis(impression_id)
+        if campaign is None or basis is None:
+            return None
+        user_id, matched, personalised, tier = basis
+        if user_id != viewer_id:
+            return explain_to_another(campaign.advertiser, locale)
+        memory = memory_used(memories, campaign) if personalised else None
+        return explain(campaign.advertiser, matched.split(", "), personalised,
+                       tier or "free", locale, memory)
 
     def block(self, offer: AdOffer, locale: str = "en") -> str:
         """The sponsored block as plain text (terminal, WhatsApp)."""
@@ -380,39 +268,7 @@ class Ads:
         return list(reports.values())
 
 
-def explain(advertiser: str, matched: tuple[str, ...] | list[str], personalised: bool,
-            tier: str, locale: str = "en", memory: str | None = None) -> str:
-    """The "why this ad" text (naming the saved memory used, when one was)."""
-    words = ", ".join(f'"{m.strip().rstrip("*")}"' for m in matched)
-    basis = t("why_personal" if personalised else "why_message", locale)
-    if memory is not None:
-        basis = t("why_memory", locale, basis=basis, memory=memory)
-    return t("why_ad", locale, advertiser=advertiser, words=words, basis=basis, tier=tier)
-
-
-def render_chart(reports: list[CampaignReport], currency: str = "EUR") -> bytes:
-    """A PNG of impressions, clicks and spend per day (call it off the event loop)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    days = sorted({d.day for r in reports for d in r.days})
-    totals = {day: [0, 0, 0] for day in days}
-    for report in reports:
-        for d in report.days:
-            totals[d.day][0] += d.impressions
-            totals[d.day][1] += d.clicks
-            totals[d.day][2] += d.spent_micros
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
-    top.bar(days, [totals[d][0] for d in days], label="impressions")
-    top.bar(days, [totals[d][1] for d in days], label="clicks")
-    top.legend()
-    top.set_title("Sponsored replies")
-    bottom.plot(days, [totals[d][2] / MICROS for d in days], marker="o", color="tab:green")
-    bottom.set_ylabel(f"spend ({currency})")
-    figure.autofmt_xdate()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()
+def memory_used(memories: tuple[str, ...], campaign: Campaign) -> str | None:
+    """The first (newest) saved memory that matches the campaign, named in "why"."""
+    return next((m for m in memories if matches(m, campaign.keywords)
+                 or commercial_categories(m) & set(campaign.categories)), None)

@@ -3,7 +3,8 @@
 One place for the rules that `causette ads advertiser ...` and the web console share:
 a token is random, shown once and stored only as its SHA-256 (a 256-bit random token
 needs no slow hash: there is nothing to guess from its digest); an advertiser owns the
-campaigns that carry its name.
+campaigns the operator linked to its account by id (`causette ads link`, the console),
+never a campaign by its name, and never a Discord server's own campaign.
 """
 
 from __future__ import annotations
@@ -64,4 +65,5 @@ async def login(store: Store, token: str) -> Advertiser | None:
 
 def owns(advertiser: Advertiser, campaign: Campaign | None) -> bool:
     """Whether the advertiser may see and change this campaign."""
-    return campaign is not None and campaign.advertiser_id == advertiser.id
+    return (campaign is not None and campaign.guild_id is None
+            and campaign.advertiser_id == advertiser.id)

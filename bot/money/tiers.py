@@ -17,6 +17,8 @@ from bot.store import Store, TierGrant
 
 Source = Literal["user grant", "entitlement", "role grant", "guild grant", "default"]
 SubjectKind = Literal["user", "role", "guild"]
+# The longest grant with an end (100 years): longer is a typo, or past what dates can hold.
+MAX_GRANT_DAYS = 36_500
 
 
 @dataclass(frozen=True)
@@ -216,8 +218,9 @@ class Tiers:
         if tier_name not in self.settings.tiers:
             raise ValueError(f"unknown tier {tier_name!r}; tiers: "
                              f"{', '.join(self.settings.tiers)}")
-        if days is not None and days <= 0:
-            raise ValueError("days must be a positive number")
+        if days is not None and not 0 < days <= MAX_GRANT_DAYS:
+            raise ValueError(f"days must be a whole number from 1 to {MAX_GRANT_DAYS} "
+                             "(100 years); none for a grant without end")
         expires = self.store.now() + timedelta(days=days) if days else None
         await self.store.grant_tier(kind, subject, tier_name, granted_by=by, reason=reason,
                                     expires_at=expires)
@@ -233,4 +236,5 @@ def _hours_until(now: datetime, then: datetime) -> int:
     return max(1, round((then - now).total_seconds() / 3600))
 
 
-__all__ = ["PREMIUM_COMMANDS", "Admission", "Subject", "Tier", "TierDecision", "Tiers"]
+__all__ = ["MAX_GRANT_DAYS", "PREMIUM_COMMANDS", "Admission", "Subject", "Tier", "TierDecision",
+           "Tiers"]

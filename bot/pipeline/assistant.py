@@ -372,14 +372,19 @@ class Assistant:
             system, request = SUMMARIZE_SYSTEM, SUMMARIZE_REQUEST.format(transcript=text)
         else:
             system, request = TRANSLATE_SYSTEM.format(language=language or "English"), text
-        plan = await asyncio.to_thread(self.planner.plan, system, [], request, lang, 0)
         params = self._sampling(decision.tier.spec.max_reply_tokens)
         try:
+            # Planning tokenizes: while the model restarts it cannot, like submit; either
+            # way the message counted above is given back.
+            plan = await asyncio.to_thread(self.planner.plan, system, [], request, lang, 0)
             generation = self.engine.submit(plan.messages, params, decision.tier.spec.priority)
-        except EngineError:
-            await self.tiers.refund(admission, inbound.user_ref)
-            return Reply(refusal=t("busy", lang, waiting=self.engine.queue_depth),
-                         refusal_reason="busy", decision=decision)
+        except EngineError as exc:
+            await self._refund(admission, inbound.user_ref)
+            busy = isinstance(exc, EngineBusy)
+            refusal = t("busy", lang, waiting=self.engine.queue_depth) if busy else t(
+                "engine_down", lang)
+            return Reply(refusal=refusal, refusal_reason="busy" if busy else "engine",
+                         decision=decision)
 
         async def finish() -> Outcome:
             result = await generation.result()

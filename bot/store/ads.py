@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bot.store.base import Row
+from bot.store.base import Queries, Row
 from bot.store.common import StoreBase, storable
 
 
@@ -31,8 +31,8 @@ class Campaign:
     guild_id: str | None
     created_by: str
     created_at: str
-    # The advertiser account it belongs to (the web console), None when none has the
-    # campaign's advertiser name.
+    # The advertiser account it belongs to (the web console), None until the operator
+    # links it (`link_campaign`); a server's own campaign is never linked to one.
     advertiser_id: int | None = None
 
 
@@ -66,20 +66,23 @@ class AdsMixin(StoreBase):
                            keywords: list[str], categories: list[str], languages: list[str],
                            cpm_micros: int, budget_micros: int,
                            daily_budget_micros: int | None, start_at: str, end_at: str,
-                           status: str, guild_id: str | None, created_by: str) -> int:
-        """Store a validated campaign; returns its id."""
+                           status: str, guild_id: str | None, created_by: str,
+                           advertiser_id: int | None = None) -> int:
+        """Store a validated campaign; returns its id. `advertiser_id` (the operator's
+        choice, never a name's lookup) links it to an advertiser account; a server's
+        campaign (`guild_id`) belongs to that server alone and cannot have one."""
+        if guild_id is not None and advertiser_id is not None:
+            raise ValueError("a server's campaign belongs to that server alone")
         async with self._transaction() as db:
             campaign_id = await self._insert(
                 db, "INSERT INTO campaigns (advertiser, headline, body, url, keywords, "
                 "categories, languages, cpm_micros, budget_micros, daily_budget_micros, "
                 "start_at, end_at, status, guild_id, created_by, created_at, advertiser_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                # A campaign belongs to the advertiser account of the same name, if any.
-                "(SELECT id FROM advertisers WHERE name = ?))",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (storable(advertiser), storable(headline), storable(body), storable(url),
                  json.dumps(keywords), json.dumps(categories), json.dumps(languages),
                  cpm_micros, budget_micros, daily_budget_micros, start_at, end_at, status,
-                 guild_id, created_by, self._now(), storable(advertiser)))
+                 guild_id, created_by, self._now(), advertiser_id))
             await self._audit(db, created_by, "campaign add", f"campaign {campaign_id}",
                               f"{advertiser}: budget {budget_micros / 1e6:.2f}", "")
         return campaign_id
@@ -112,6 +115,21 @@ class AdsMixin(StoreBase):
                                   status, "")
             return count == 1
 
+    async def link_campaign(self, campaign_id: int, advertiser_id: int | None, *,
+                            actor: str) -> bool:
+        """Give a campaign to an advertiser account (None: to none); audited. False when
+        the campaign or the account is unknown, or the campaign is a server's own."""
+        async with self._transaction() as db:
+            count = await db.execute(
+                "UPDATE campaigns SET advertiser_id = ? WHERE id = ? AND guild_id IS NULL "
+                "AND (CAST(? AS INTEGER) IS NULL "
+                "OR EXISTS (SELECT 1 FROM advertisers WHERE id = ?))",
+                (advertiser_id, campaign_id, advertiser_id, advertiser_id))
+            if count:
+                await self._audit(db, actor, "campaign link", f"campaign {campaign_id}",
+                                  f"advertiser {advertiser_id}", "")
+            return count == 1
+
     async def end_finished_campaigns(self) -> int:
         """Mark campaigns past their end date as ended."""
         async with self._transaction() as db:
@@ -128,16 +146,30 @@ class AdsMixin(StoreBase):
 
     async def charge_impression(self, campaign_id: int, cost_micros: int, *, user_id: int,
                                 platform: str, matched: str, day: str,
-                                delivery_ref: str | None = None) -> int | None:
+                                delivery_ref: str | None = None, every_n_replies: int = 0,
+                                max_per_day: int | None = None, personalised: bool = False,
+                                tier: str | None = None) -> int | None:
         """Charge one delivered impression and record it, atomically.
 
-        The UPDATE's WHERE clause is the budget guard: spend, daily spend and status are
-        checked and changed in one statement, and the campaign's lock (taken first)
-        makes the daily sum it reads include every charge committed before, so no
-        number of concurrent deliveries, in any number of processes, can take a
-        campaign past its budget. Returns the impression id, or None when not charged.
+        The user's caps come first, under the user's lock: at most `max_per_day` ads on
+        `day`, and after a first ad, one only once `every_n_replies` assistant replies
+        followed the last. Checked here, in the transaction that records the ad, and not
+        only when it was chosen: replies delivered at once all passed that check.
+        Then the UPDATE's WHERE clause is the budget guard: spend, daily spend and
+        status are checked and changed in one statement, and the campaign's lock (taken
+        second, always in that order) makes the daily sum it reads include every charge
+        committed before, so no number of concurrent deliveries, in any number of
+        processes, can take a user past a cap or a campaign past its budget. Returns the
+        impression id, or None when not charged.
         """
         async with self._transaction() as db:
+            if user_id is not None:
+                await db.lock(f"ads user {user_id}")
+                today, since, ever = await self._ad_counters(db, user_id, day)
+                if max_per_day is not None and today >= max_per_day:
+                    return None
+                if ever and since < every_n_replies:
+                    return None
             await db.lock(f"campaign {campaign_id}")
             count = await db.execute(
                 "UPDATE campaigns SET spent_micros = spent_micros + ?, "
@@ -152,9 +184,10 @@ class AdsMixin(StoreBase):
                 return None
             return await self._insert(
                 db, "INSERT INTO impressions (campaign_id, user_id, platform, matched, "
-                "delivery_ref, cost_micros, day, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "delivery_ref, cost_micros, day, at, personalised, tier) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (campaign_id, user_id, platform, storable(matched), delivery_ref,
-                 cost_micros, day, self._now()))
+                 cost_micros, day, self._now(), int(personalised), tier))
 
     async def record_click(self, impression_id: int) -> bool:
         """Count a click once per impression; False if already counted or unknown."""
@@ -179,16 +212,32 @@ class AdsMixin(StoreBase):
 
     async def ad_counters(self, user_id: int, day: str) -> tuple[int, int, bool]:
         """(ads shown today, assistant replies since the last ad, ever shown one)."""
-        row = await self._db.fetchrow(
+        return await self._ad_counters(self._db, user_id, day)
+
+    @staticmethod
+    async def _ad_counters(db: Queries, user_id: int, day: str) -> tuple[int, int, bool]:
+        row = await db.fetchrow(
             "SELECT COUNT(*) FILTER (WHERE day = ?), MAX(at) FROM impressions WHERE user_id = ?",
             (day, user_id))
         today = int(row[0]) if row else 0
         last = row[1] if row else None
-        since = await self._db.fetchrow(
+        since = await db.fetchrow(
             "SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
             "WHERE c.user_id = ? AND m.role = 'assistant' AND m.created_at > ?",
             (user_id, last or ""))
         return today, int(since[0]) if since else 0, last is not None
+
+    async def impression_basis(self, impression_id: int
+                               ) -> tuple[int | None, str, bool, str | None] | None:
+        """(user, matched words, personalised, tier) of an impression: what "why this
+        ad?" says about it."""
+        row = await self._db.fetchrow(
+            "SELECT user_id, matched, personalised, tier FROM impressions WHERE id = ?",
+            (impression_id,))
+        if row is None:
+            return None
+        return (None if row[0] is None else int(row[0]), str(row[1]), bool(row[2]),
+                None if row[3] is None else str(row[3]))
 
     async def set_guild_ads(self, guild_id: str, enabled: bool, set_by: str) -> None:
         """Turn sponsored replies on or off in a Discord server; audited."""

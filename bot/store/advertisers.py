@@ -11,7 +11,7 @@ from bot.store.common import StoreBase, storable
 
 @dataclass(frozen=True)
 class Advertiser:
-    """An advertiser account: its name is the `advertiser` of its campaigns."""
+    """An advertiser account: it owns the campaigns the operator linked to it by id."""
 
     id: int
     name: str
@@ -25,16 +25,14 @@ class AdvertisersMixin(StoreBase):
     _ADVERTISER_COLUMNS = "id, name, created_by, created_at"
 
     async def add_advertiser(self, name: str, token_hash: str, *, actor: str) -> Advertiser:
-        """Create an account; campaigns already running under that name become its own."""
+        """Create an account. It owns nothing until the operator links campaigns to it
+        (`link_campaign`): a name is what anyone can type, so it never links anything."""
         async with self._transaction() as db:
             advertiser_id = await self._insert(
                 db, "INSERT INTO advertisers (name, token_hash, created_by, created_at) "
                 "VALUES (?, ?, ?, ?)", (storable(name), token_hash, actor, self._now()))
-            linked = await db.execute(
-                "UPDATE campaigns SET advertiser_id = ? WHERE advertiser = ? "
-                "AND advertiser_id IS NULL", (advertiser_id, storable(name)))
             await self._audit(db, actor, "advertiser add", f"advertiser {advertiser_id}",
-                              f"{name}: {linked} campaign(s) linked", "")
+                              name, "")
         advertiser = await self.advertiser(advertiser_id)
         assert advertiser is not None
         return advertiser
@@ -102,10 +100,11 @@ class AdvertisersMixin(StoreBase):
             return count == 1
 
     async def advertiser_campaigns(self, advertiser_id: int) -> list[Campaign]:
-        """The campaigns of one advertiser account, oldest first."""
+        """The campaigns of one advertiser account, oldest first (never a server's own,
+        even one linked by name before links were the operator's alone)."""
         from bot.store.ads import AdsMixin
 
         rows = await self._db.fetch(
             f"SELECT {AdsMixin._CAMPAIGN_COLUMNS} FROM campaigns WHERE advertiser_id = ? "
-            "ORDER BY id", (advertiser_id,))
+            "AND guild_id IS NULL ORDER BY id", (advertiser_id,))
         return [AdsMixin._campaign(row) for row in rows]

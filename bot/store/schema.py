@@ -313,6 +313,13 @@ MIGRATIONS: tuple[tuple[Statement, ...], ...] = (
         "ALTER TABLE messages ADD COLUMN first_token_ms INTEGER",
         "ALTER TABLE messages ADD COLUMN queue_depth INTEGER",
     ),
+    (
+        # "Why this ad?" after a restart (issue 26): whether the match could use the
+        # user's conversation and saved memories (their consent), and their tier then.
+        # Never a memory's text: a deleted or forgotten memory must not live on here.
+        "ALTER TABLE impressions ADD COLUMN personalised INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE impressions ADD COLUMN tier TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,4 +1,9 @@
-"""The SQLite driver (the default): one aiosqlite connection to a WAL-mode file."""
+"""The SQLite driver (the default): two aiosqlite connections to a WAL-mode file.
+
+Transactions run on the writer connection, one at a time; reads outside a transaction
+run on the reader connection. On one shared connection a read would see whatever a
+transaction of another coroutine had written so far (a day's ad spend in the middle of
+a charge that may yet roll back); WAL gives the reader the last committed state only."""
 
 from __future__ import annotations
 
@@ -31,45 +36,14 @@ def explain(exc: sqlite3.Error, location: str) -> StoreError:
     return StoreError(f"Database {location}: {why}.")
 
 
-class SqliteDriver:
-    """Statements on one connection; a lock keeps coroutines out of each other's transaction."""
+class _Queries:
+    """The query API on one connection."""
 
     dialect: Dialect = "sqlite"
 
     def __init__(self, connection: aiosqlite.Connection, location: str) -> None:
         self.connection = connection
         self.location = location
-        self._write_lock = asyncio.Lock()
-
-    @classmethod
-    async def open(cls, path: Path | str, *, busy_timeout_ms: int = 5000) -> SqliteDriver:
-        """Open (creating if needed) the file at `path` in WAL mode."""
-        # A `file:` URI opens SQLite's own modes (mode=ro for a read-only copy).
-        uri = str(path).startswith("file:")
-        path = Path(path)
-        try:
-            if not uri and str(path) != ":memory:":
-                path.parent.mkdir(parents=True, exist_ok=True)
-            connection = await aiosqlite.connect(str(path), isolation_level=None, uri=uri)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"Database {path}: cannot open it ({exc}).") from None
-        connection.row_factory = sqlite3.Row  # `rows` reads names in the same trip
-        driver = cls(connection, str(path))
-        try:
-            await connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            await connection.execute("PRAGMA journal_mode = WAL")
-            # NORMAL is durable across application crashes in WAL mode; only a power
-            # loss can drop the last commits, never corrupt the file.
-            await connection.execute("PRAGMA synchronous = NORMAL")
-            await connection.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as exc:
-            await connection.close()
-            raise explain(exc, str(path)) from None
-        return driver
-
-    async def close(self) -> None:
-        """Close the connection; SQLite checkpoints the WAL on close."""
-        await self.connection.close()
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         try:
@@ -103,25 +77,6 @@ class SqliteDriver:
     async def lock(self, key: str) -> None:
         """Nothing to do: BEGIN IMMEDIATE already holds the whole database's write lock."""
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Queries]:
-        """BEGIN IMMEDIATE ... COMMIT, so a crash never leaves half of it behind."""
-        async with self._write_lock:
-            await self.fetch("BEGIN IMMEDIATE")  # fetch: one thread hop, execute's is two
-            try:
-                yield self
-                await self.fetch("COMMIT")
-            except BaseException:
-                try:
-                    await self.connection.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                raise
-
-    async def integrity_check(self) -> str:
-        """SQLite's own integrity check."""
-        return "; ".join(str(row[0]) for row in await self.fetch("PRAGMA integrity_check"))
-
     async def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         names = ", ".join(columns)
         marks = ", ".join("?" * len(columns))
@@ -133,6 +88,88 @@ class SqliteDriver:
 
     async def reset_ids(self, tables: Sequence[str]) -> None:
         """Nothing to do: SQLite numbers new rows after the largest id."""
+
+
+async def _connect(path: Path, uri: bool, busy_timeout_ms: int) -> aiosqlite.Connection:
+    try:
+        connection = await aiosqlite.connect(str(path), isolation_level=None, uri=uri)
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"Database {path}: cannot open it ({exc}).") from None
+    connection.row_factory = sqlite3.Row  # `rows` reads names in the same trip
+    try:
+        await connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        await connection.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable across application crashes in WAL mode; only a power
+        # loss can drop the last commits, never corrupt the file.
+        await connection.execute("PRAGMA synchronous = NORMAL")
+        await connection.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        await connection.close()
+        raise explain(exc, str(path)) from None
+    return connection
+
+
+class SqliteDriver(_Queries):
+    """Reads on the reader connection (committed data only); transactions on the writer,
+    where a lock keeps coroutines out of each other's transaction."""
+
+    def __init__(self, writer: aiosqlite.Connection, location: str,
+                 reader: aiosqlite.Connection | None = None) -> None:
+        # An in-memory database exists on one connection only: there, reads share it.
+        super().__init__(reader or writer, location)
+        self._writer = _Queries(writer, location)
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str, *, busy_timeout_ms: int = 5000) -> SqliteDriver:
+        """Open (creating if needed) the file at `path` in WAL mode."""
+        # A `file:` URI opens SQLite's own modes (mode=ro for a read-only copy).
+        uri = str(path).startswith("file:")
+        path = Path(path)
+        try:
+            if not uri and str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Database {path}: cannot open it ({exc}).") from None
+        writer = await _connect(path, uri, busy_timeout_ms)
+        if str(path) == ":memory:":
+            return cls(writer, str(path))
+        try:
+            reader = await _connect(path, uri, busy_timeout_ms)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, str(path), reader)
+
+    async def close(self) -> None:
+        """Close both connections; SQLite checkpoints the WAL on the last close."""
+        if self._reader is not None:
+            await self._reader.close()
+        await self._writer.connection.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Queries]:
+        """BEGIN IMMEDIATE ... COMMIT, so a crash never leaves half of it behind."""
+        async with self._write_lock:
+            writer = self._writer
+            await writer.fetch("BEGIN IMMEDIATE")  # fetch: one thread hop, execute's is two
+            try:
+                yield writer
+                await writer.fetch("COMMIT")
+            except BaseException:
+                try:
+                    await writer.connection.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+
+    async def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        await self._writer.copy_rows(table, columns, rows)
+
+    async def integrity_check(self) -> str:
+        """SQLite's own integrity check."""
+        return "; ".join(str(row[0]) for row in await self.fetch("PRAGMA integrity_check"))
 
     def stale_streaming_cutoff(self, now: datetime) -> datetime | None:
         # One process owns a SQLite file, so at open every streaming answer is a dead one.

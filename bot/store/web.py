@@ -137,11 +137,29 @@ class WebMixin(StoreBase):
                               f"{count} session(s) revoked", "")
             return count
 
-    async def record_login_failure(self, address: str) -> None:
-        """Count a failed login from `address` (old failures are dropped on the way)."""
+    async def claim_login_attempt(self, address: str, since: datetime, limit: int
+                                  ) -> int | None:
+        """Count a login attempt from `address` as failed before its token is checked,
+        unless `limit` failures since `since` are there already (None then).
+
+        Check and record are one step, under the address's lock: attempts that arrive
+        together cannot all see the count below the limit. A login that succeeds takes
+        its attempt back (`forgive_login_attempt`). Returns the attempt's id."""
         async with self._transaction() as db:
-            await db.execute("INSERT INTO web_login_failures (address, at) VALUES (?, ?)",
-                             (storable(address), self._now()))
+            await db.lock(f"login {address}")
+            row = await db.fetchrow(
+                "SELECT COUNT(*) FROM web_login_failures WHERE address = ? AND at >= ?",
+                (storable(address), iso(since)))
+            if row is not None and int(row[0]) >= limit:
+                return None
+            return await self._insert(
+                db, "INSERT INTO web_login_failures (address, at) VALUES (?, ?)",
+                (storable(address), self._now()))
+
+    async def forgive_login_attempt(self, attempt_id: int) -> None:
+        """A login succeeded: its attempt is no failure."""
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM web_login_failures WHERE id = ?", (attempt_id,))
 
     async def login_failures(self, address: str, since: datetime) -> int:
         """Failed logins from `address` since `since`."""

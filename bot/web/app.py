@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 
 from bot.config import Settings, SettingsError
-from bot.money.ads import money
+from bot.money.campaigns import money
 from bot.store import Store
 from bot.web import routes_advertiser, routes_campaigns, routes_operator, routes_overview
 from bot.web.auth import AUTH_KEY, SESSION_KEY, SETTINGS_KEY, STORE_KEY, Auth, guard

@@ -10,7 +10,9 @@
   out, or an advertiser's new token, revokes it.
 - Every POST carries the session's CSRF token (the login form a cookie-bound one).
 - Failed logins are counted per address in the database; past MAX_FAILURES in
-  FAILURE_WINDOW the login answers 429 until the window moves on.
+  FAILURE_WINDOW the login answers 429 until the window moves on. Each attempt is
+  counted before its token is checked (and forgiven when it succeeds), in the step
+  that checks the count, so concurrent attempts cannot slip past the limit.
 """
 
 from __future__ import annotations
@@ -126,10 +128,11 @@ class Auth:
 
     # Logins --------------------------------------------------------------------------
 
-    async def rate_limited(self, address: str) -> bool:
-        """Whether this address failed too often lately."""
-        since = self.store.now() - FAILURE_WINDOW
-        return await self.store.login_failures(address, since) >= MAX_FAILURES
+    async def claim_attempt(self, address: str) -> int | None:
+        """Count this login attempt as a failure until it succeeds; None when the address
+        failed MAX_FAILURES times in FAILURE_WINDOW already (one step: see the store)."""
+        return await self.store.claim_login_attempt(
+            address, self.store.now() - FAILURE_WINDOW, MAX_FAILURES)
 
     async def check_token(self, token: str) -> tuple[WebRole, Advertiser | None] | None:
         """Who this token logs in as (None: nobody)."""
@@ -192,14 +195,15 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="The form expired or did not come from this console; "
                                      "reload the login page.")
     where = address(request)
-    if await auth.rate_limited(where):
+    attempt = await auth.claim_attempt(where)
+    if attempt is None:
         return await _login_page(request, "Too many failed logins from this address; wait "
                                           "15 minutes and try again.", status=429)
     found = await auth.check_token(str(form.get("token", "")).strip())
     if found is None:
-        await auth.store.record_login_failure(where)
         await auth.store.forget_login_failures(auth.store.now() - FAILURE_WINDOW)
         return await _login_page(request, "That token opens nothing.", status=401)
+    await auth.store.forgive_login_attempt(attempt)
     role, advertiser = found
     response = web.HTTPSeeOther("/operator" if role == "operator" else "/advertiser")
     await auth.open_session(response, where, role, advertiser)

@@ -1,6 +1,6 @@
 """Form fields to the core's own validated values, and back, with one error per field.
 
-The rules are the core's (`bot.money.ads.CampaignSpec`, `bot.user_refs`); this module only
+The rules are the core's (`bot.money.campaigns.CampaignSpec`, `bot.user_refs`); this module only
 moves text between HTML forms and them."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import ValidationError
 
-from bot.money.ads import CampaignSpec, money
+from bot.money.campaigns import CampaignSpec, money
 from bot.store import Campaign
 from bot.user_refs import normalize_user_ref
 
@@ -85,6 +86,29 @@ def parse_user(form: Form, name: str = "user") -> tuple[str, str | None, str]:
         return typed, normalize_user_ref(typed), ""
     except ValueError as exc:
         return typed, None, str(exc)
+
+
+# The largest id both databases hold (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+
+
+def path_id(text: str) -> int:
+    """A row id from the URL (the route's pattern already took digits only); 400 with a
+    message when no row could have it."""
+    value = int(text)
+    if not 0 < value <= MAX_ID:
+        raise web.HTTPBadRequest(text=f"{text} is not an id: ids go from 1 to {MAX_ID}.")
+    return value
+
+
+def bounded_days(text: str, maximum: int, name: str) -> int | None:
+    """A whole number of days from 0 to `maximum` typed in a field or query (None when
+    empty); 400 with a message when it is something else."""
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > maximum:
+        raise web.HTTPBadRequest(text=f"{name} is a whole number of days from 0 to {maximum}.")
+    return int(text)
 
 
 def with_notice(path: str, notice: str) -> str:

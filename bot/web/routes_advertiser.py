@@ -13,10 +13,13 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.money import advertisers
-from bot.money.ads import Ads, CampaignReport, money, render_chart
+from bot.money.ads import Ads
+from bot.money.campaigns import money
+from bot.money.reports import CampaignReport
 from bot.store import Advertiser
 from bot.web.auth import SESSION_KEY, SETTINGS_KEY, STORE_KEY
-from bot.web.forms import with_notice
+from bot.web.charts import render_chart
+from bot.web.forms import path_id, with_notice
 
 routes = web.RouteTableDef()
 
@@ -36,7 +39,7 @@ async def _reports(request: web.Request) -> list[CampaignReport]:
 
 
 async def _report(request: web.Request) -> CampaignReport:
-    wanted = int(request.match_info["id"])
+    wanted = path_id(request.match_info["id"])
     for report in await _reports(request):
         if report.campaign.id == wanted:
             return report

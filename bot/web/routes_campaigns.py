@@ -15,7 +15,7 @@ from bot.money.tiers import Tiers
 from bot.safety.topics import CATEGORIES
 from bot.store import Campaign
 from bot.web.auth import SESSION_KEY, SETTINGS_KEY, STORE_KEY
-from bot.web.forms import campaign_form_values, parse_campaign, with_notice
+from bot.web.forms import campaign_form_values, parse_campaign, path_id, with_notice
 
 routes = web.RouteTableDef()
 
@@ -96,16 +96,19 @@ async def create_campaign(request: web.Request) -> web.StreamResponse:
     """Validate and store a campaign for an advertiser account."""
     values, spec, errors = parse_campaign(await request.post())
     store = request.app[STORE_KEY]
-    if await store.advertiser_by_name(values["advertiser"]) is None:
+    account = await store.advertiser_by_name(values["advertiser"])
+    if account is None:
         errors["advertiser"] = "choose an advertiser account (add one first)"
-    if spec is None or errors:
+    if spec is None or errors or account is None:
         return await _form_page(request, None, values, errors, status=400)
-    [campaign_id] = await _ads(request).add([spec], actor=_actor(request))
+    # The operator chose the account: the campaign is linked to it by id.
+    [campaign_id] = await _ads(request).add([spec], actor=_actor(request),
+                                            advertiser_id=account.id)
     raise web.HTTPSeeOther(with_notice(f"/operator/campaigns/{campaign_id}", "campaign created"))
 
 
 async def _campaign(request: web.Request) -> Campaign:
-    found = await request.app[STORE_KEY].campaign(int(request.match_info["id"]))
+    found = await request.app[STORE_KEY].campaign(path_id(request.match_info["id"]))
     if found is None:
         raise web.HTTPNotFound(text="No such campaign.")
     return found
@@ -133,6 +136,23 @@ async def update_campaign(request: web.Request) -> web.StreamResponse:
         errors["budget"] = ("not saved: the campaign has ended or is exhausted, or this "
                             "budget is below what it spent")
     return await _form_page(request, campaign, values, errors, status=400)
+
+
+@routes.post(r"/operator/campaigns/{id:\d+}/link")
+async def link_campaign(request: web.Request) -> web.StreamResponse:
+    """Give the campaign to an advertiser account (by id), or to none; as
+    `causette ads link` does. A server's own campaign never belongs to an advertiser."""
+    campaign = await _campaign(request)
+    chosen = str((await request.post()).get("advertiser_id", "")).strip()
+    if chosen and not chosen.isdigit():
+        raise web.HTTPBadRequest(text="Which advertiser? (advertiser_id is not an account id)")
+    advertiser_id = path_id(chosen) if chosen else None
+    done = await _ads(request).link(campaign.id, advertiser_id, actor=_actor(request))
+    notice = (f"campaign {campaign.id} linked to advertiser {advertiser_id}" if done
+              and advertiser_id else f"campaign {campaign.id} belongs to no advertiser"
+              if done else f"campaign {campaign.id} cannot be linked (a server's own "
+              "campaign, or no such advertiser)")
+    raise web.HTTPSeeOther(with_notice(f"/operator/campaigns/{campaign.id}", notice))
 
 
 @routes.post(r"/operator/campaigns/{id:\d+}/{action:pause|resume}")

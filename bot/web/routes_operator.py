@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.money.tiers import Tiers
+from bot.money.tiers import MAX_GRANT_DAYS, Tiers
 from bot.pipeline.privacy import Privacy
 from bot.web.auth import SESSION_KEY, SETTINGS_KEY, STORE_KEY, Session
-from bot.web.forms import parse_user, with_notice
+from bot.web.forms import bounded_days, parse_user, with_notice
 
 routes = web.RouteTableDef()
 
@@ -42,8 +42,9 @@ async def _tiers_page(request: web.Request, errors: dict[str, str] | None = None
         grants = [g for g in grants if f"discord:{filters['guild']}" in g.subject]
     if filters["tier"]:
         grants = [g for g in grants if g.tier == filters["tier"]]
-    if filters["expiring"].isdigit():
-        horizon = (store.now() + timedelta(days=int(filters["expiring"]))).isoformat()
+    expiring = bounded_days(filters["expiring"], MAX_GRANT_DAYS, "expiring")
+    if expiring is not None:
+        horizon = (store.now() + timedelta(days=expiring)).isoformat()
         grants = [g for g in grants if g.expires_at and g.expires_at <= horizon]
     return aiohttp_jinja2.render_template("operator/tiers.html", request, {
         "grants": grants, "filters": filters, "tiers": list(settings.tiers),
@@ -69,8 +70,9 @@ async def grant(request: web.Request) -> web.StreamResponse:
     errors = {"user": user_error} if user is None else {}
     days: int | None = None
     if values["days"]:
-        if not values["days"].isdigit() or int(values["days"]) <= 0:
-            errors["days"] = "a whole number of days, at least 1 (empty: no end)"
+        if not values["days"].isdigit() or not 0 < int(values["days"]) <= MAX_GRANT_DAYS:
+            errors["days"] = (f"a whole number of days from 1 to {MAX_GRANT_DAYS} "
+                              "(empty: no end)")
         else:
             days = int(values["days"])
     if len(values["reason"]) > 500:

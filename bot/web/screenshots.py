@@ -100,15 +100,16 @@ async def seed(store: Store, settings: Settings, clock: DemoClock,
                       reason="support ticket 12")
     await tiers.grant("guild", "discord:424242", "plus", by="operator:demo", days=60,
                       reason="community partner")
-    _, token = await add_advertiser(store, "Trattoria", actor="operator:demo")
-    await add_advertiser(store, "Bookshop", actor="operator:demo")
+    trattoria, token = await add_advertiser(store, "Trattoria", actor="operator:demo")
+    bookshop, _ = await add_advertiser(store, "Bookshop", actor="operator:demo")
     ads = Ads(settings, store)
     pasta, wine = await ads.add([
         _spec("Trattoria", "Fresh pasta tonight", ["pasta", "cook*"], "80", first),
         _spec("Trattoria", "Wine pairing evening", ["wine", "dinner"], "40", first)],
-        actor="operator:demo")
+        actor="operator:demo", advertiser_id=trattoria.id)
     [books] = await ads.add([_spec("Bookshop", "Crime novels, 3 for 2", ["book*", "read*"],
-                                   "60", first)], actor="operator:demo")
+                                   "60", first)], actor="operator:demo",
+                            advertiser_id=bookshop.id)
     users = [await store.ensure_user(platform, name) for platform, name in (
         ("local", "ada"), ("discord", "181818"), ("discord", "272727"),
         ("whatsapp", "33612345678"), ("local", "bob"), ("discord", "363636"))]

@@ -44,7 +44,7 @@ def test_defaults_pass_with_json_for_scripts(tmp_path: Path, model_path: Path) -
     assert report["ok"] is True
     assert [c["name"] for c in report["checks"]] == [
         "settings", "python", "llama-cpp", "gpu", "model", "model advice", "database",
-        "backend", "discord", "whatsapp", "ports"]
+        "backend", "discord", "whatsapp", "web", "ports"]
     for check in report["checks"]:
         assert set(check) == {"name", "status", "summary", "fix", "setting"}
         assert check["status"] in {"ok", "warn", "skip"}

@@ -72,13 +72,44 @@ async def test_premium_members_never_see_ads(bot: CausetteBot) -> None:
     assert [m.embeds for m in drain()] == [[]]
 
 
-async def test_personalize_and_report(bot: CausetteBot) -> None:
+async def test_why_this_ad_names_the_memory_it_matched_to_its_user_only(
+        bot: CausetteBot) -> None:
+    await bot.runtime.assistant.ads.add([pasta()], actor="op")
     config = dpytest.get_config()
-    channel, admin, member = config.channels[0], config.members[0], config.members[1]
+    channel, member, other = config.channels[0], config.members[1], config.members[2]
+    await bot.runtime.store.set_guild_ads(str(channel.guild.id), True, "test")
     calls = await slash(bot, member, channel, "personalize",
                         [{"name": "choice", "type": 3, "value": "on"}], group="ads")
     assert "recent conversation" in calls.ephemeral_texts()[0]
     user = await bot.runtime.store.ensure_user("discord", str(member.id))
     assert await bot.runtime.store.personalize(user)
+    await bot.runtime.store.add_memory(user, "I love fresh pasta", "explicit", "test", 50)
+    # Nothing in the message matches: only the saved memory does.
+    await dpytest.message(f"<@{bot.user.id}> What should I make tonight?", channel, member)
+    _answer, ad = drain()
+    assert ad.embeds[0].author.name == "Pasta Bella"
+    why = (await click(bot, member, ad, WHY_ID)).ephemeral_texts()[0]
+    assert 'your saved memory "I love fresh pasta"' in why
+    assert "you turned personalisation on" in why and "free tier" in why
+    # Another member pressing the same button learns who paid, nothing of the member.
+    theirs = (await click(bot, other, ad, WHY_ID)).ephemeral_texts()[0]
+    assert "Pasta Bella" in theirs and "shown to another member" in theirs
+    assert "fresh pasta" not in theirs and "personalisation" not in theirs
+
+
+async def test_report_shows_this_servers_campaigns_only(bot: CausetteBot) -> None:
+    config = dpytest.get_config()
+    channel, admin = config.channels[0], config.members[0]
+    ads = bot.runtime.assistant.ads
+    guild = str(channel.guild.id)
+    [everywhere] = await ads.add([pasta()], actor="op")  # the operator's, in every server
+    [ours] = await ads.add([pasta().model_copy(update={"advertiser": "Our Bakery"})],
+                           actor="discord:1", guild_id=guild)
+    [theirs] = await ads.add([pasta().model_copy(update={"advertiser": "Elsewhere Inc"})],
+                             actor="discord:2", guild_id="999")
     report = await slash(bot, admin, channel, "report", group="sponsors", permissions=MANAGE)
-    assert report.calls  # answered (with a PNG chart as a file)
+    [text] = report.texts()
+    assert f"#{ours} **Our Bakery**" in text
+    assert f"#{everywhere} " not in text and "Pasta Bella" not in text
+    assert f"#{theirs} " not in text and "Elsewhere" not in text
+    assert "0 impressions, 0 clicks, CTR 0.0%, spent 0.00 EUR, remaining 10.00 EUR" in text

@@ -19,14 +19,14 @@ from bot.money.ads import (
     CampaignFileError,
     CampaignSpec,
     parse_campaigns,
-    render_chart,
 )
 from bot.money.tiers import Tiers
 from bot.pipeline.assistant import Inbound
 from bot.pipeline.runtime import open_runtime
+from bot.web.charts import render_chart
 from tests.support.clock import Clock, StoreOpener
 
-EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "campaigns.toml"
+EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "campaigns.toml"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
@@ -96,6 +96,17 @@ def test_invalid_campaigns_give_clear_errors(change: str, expected: str) -> None
     broken = "[[campaign]]\n" + "\n".join(lines) + f"\n{change}\n"
     with pytest.raises(CampaignFileError, match=rf"campaign 1 \(Pasta Bella\): .*{expected}"):
         parse_campaigns(broken, "demo.toml")
+
+
+@pytest.mark.parametrize("url", [
+    "http://x.example/\nSet-Cookie:a=b", "http://x.example/\r\nLocation: evil",
+    'https://x.example/"><b>', "https://x.example/a b", "https://x.example/\u2028x",
+    "https://x.example/\x00", "javascript:alert(1)//http://", "ftp://x.example/file",
+    "https:///path-only", "https://x.example:port/",
+])
+def test_campaign_urls_are_real_addresses(url: str) -> None:
+    with pytest.raises(ValueError, match="url"):
+        spec(url=url)
 
 
 def test_not_toml_and_empty_files() -> None:
@@ -198,7 +209,7 @@ async def test_pacing_keeps_a_budget_for_the_whole_flight(ads: Ads, clock: Clock
         offer = await ads.choose(context(ads, user))
         if offer is not None and await ads.delivered(offer) is not None:
             charged += 1
-    assert charged <= 1  # not the whole budget in the first hour
+    assert charged == 1  # the first impression, then not the whole budget in the first hour
     clock.now = datetime(2026, 6, 6, 0, 0, tzinfo=UTC)  # halfway: may catch up to ~half
     for n in range(20, 40):
         user = await user_with_replies(ads, f"u{n}", 1)
@@ -226,6 +237,31 @@ async def test_fifty_concurrent_deliveries_never_overspend(ads: Ads) -> None:
     assert campaign.spent_micros == campaign.budget_micros == 50_000
     assert campaign.status == "exhausted"
     assert [r.impressions for r in await ads.report()] == [10]
+
+
+@pytest.mark.parametrize(("max_at_delivery", "expected"), [(2, 1), (0, 0)])
+async def test_thirty_concurrent_deliveries_to_one_user_keep_the_caps(
+        ads: Ads, open_store: StoreOpener, clock: Clock, max_at_delivery: int,
+        expected: int) -> None:
+    """Every offer is chosen first (each passes the caps: nothing is charged yet), then
+    all are delivered at once, through three connections (three processes' worth)."""
+    [campaign_id] = await ads.add([spec(budget=Decimal("100"))], actor="op")
+    settings = ads.settings.model_copy(update={"ads_pacing_slack": 1.0})
+    ads.settings = settings
+    user = await user_with_replies(ads, "bob", 1)
+    offers = [await ads.choose(context(ads, user)) for _ in range(30)]
+    assert all(offer is not None for offer in offers)
+    # ADS_MAX_PER_DAY as it is when the charge happens (0: none may be charged).
+    settings = settings.model_copy(update={"ads_max_per_day": max_at_delivery})
+    deliverers = [Ads(settings, ads.store)] + [
+        Ads(settings, await open_store(clock)) for _ in range(2)]
+    results = await asyncio.gather(*(deliverers[n % 3].delivered(offer)  # type: ignore[arg-type]
+                                     for n, offer in enumerate(offers)))
+    assert sum(r is not None for r in results) == expected
+    today, _, _ = await ads.store.ad_counters(user, offers[0].day)  # type: ignore[union-attr]
+    assert today == expected
+    campaign = await ads.store.campaign(campaign_id)
+    assert campaign is not None and campaign.spent_micros == expected * 5_000
 
 
 async def test_daily_budget(ads: Ads) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
+from bot.locales import t
 from bot.money.tiers import Subject, Tiers
 from bot.pipeline.assistant import Inbound
 from bot.pipeline.runtime import open_runtime
@@ -96,8 +97,10 @@ async def test_entitlement_end_date_ends_it(tiers: Tiers, clock: Clock) -> None:
 async def test_bad_grants_are_refused(tiers: Tiers) -> None:
     with pytest.raises(ValueError, match="unknown tier"):
         await tiers.grant("user", "local:x", "gold", by="op")
-    with pytest.raises(ValueError, match="positive"):
-        await tiers.grant("user", "local:x", "plus", by="op", days=0)
+    for days in (0, -3, 99_999_999):  # the last used to overflow the date (a 500)
+        with pytest.raises(ValueError, match="days must be a whole number from 1 to 36500"):
+            await tiers.grant("user", "local:x", "plus", by="op", days=days)
+    assert await tiers.store.active_grants("user") == []
 
 
 async def test_audit_records_who_what_when_why(tiers: Tiers) -> None:
@@ -131,12 +134,14 @@ async def test_concurrent_messages_never_exceed_the_quota(tmp_path: Path, clock:
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           open_store: StoreOpener) -> None:
     monkeypatch.chdir(tmp_path)
-    store = await open_store(clock)
     settings = load_settings(rate_limit_messages=1000)
-    tiers = Tiers(settings, store)
+    # Four stores on one database: on SQLite four connections (as four processes), so
+    # the statements really interleave instead of queueing on one connection's lock.
+    counters = [Tiers(settings, await open_store(clock)) for _ in range(4)]
+    tiers = counters[0]
     limit = tiers.free.spec.messages_per_day
-    results = await asyncio.gather(*(tiers.admit("local:eve", tiers.free)
-                                     for _ in range(limit + 30)))
+    results = await asyncio.gather(*(counters[n % 4].admit("local:eve", tiers.free)
+                                     for n in range(limit + 30)))
     assert sum(r.ok for r in results) == limit
     assert await tiers.usage_today("local:eve") == limit
 
@@ -213,3 +218,18 @@ async def test_premium_commands_through_the_real_model(settings: Settings) -> No
         bob = Inbound("local", "bob", "t", "")
         refused = await assistant.run_command(bob, "translate", "Hi", language="French")
         assert refused.refusal and "pro" in refused.refusal
+
+
+async def test_a_model_restart_while_a_command_is_planned_costs_no_message(
+        settings: Settings) -> None:
+    async with open_runtime(settings) as runtime:
+        assistant = runtime.assistant
+        await assistant.tiers.grant("user", "local:ada", "pro", by="op")
+        ada = Inbound("local", "ada", "t", "")
+        # The model unloaded, as between a crash and its restart: planning cannot tokenize.
+        await runtime.engine.close()
+        for command, text in (("summarize", "ada: hi\nbob: hello"),
+                              ("translate", "Good morning")):
+            reply = await assistant.run_command(ada, command, text, language="French")
+            assert reply.refusal == t("engine_down", "en")
+        assert await assistant.tiers.usage_today("local:ada") == 0

@@ -1,8 +1,10 @@
-"""The web console's statements on both databases: advertisers own the campaigns of their
-name, sessions expire and are revoked, failed logins are counted, figures per day."""
+"""The web console's statements on both databases: advertisers own the campaigns the
+operator linked to them by id, never a server's, sessions expire and are revoked,
+failed logins are counted, figures per day."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.store import Store
@@ -11,27 +13,36 @@ from tests.support.clock import Clock, StoreOpener
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-async def _campaign(store: Store, advertiser: str) -> int:
+async def _campaign(store: Store, advertiser: str, guild_id: str | None = None) -> int:
     return await store.add_campaign(
         advertiser=advertiser, headline="h", body="", url="https://x.example",
         keywords=["pasta"], categories=[], languages=["en"], cpm_micros=5000,
         budget_micros=1_000_000, daily_budget_micros=None, start_at="2026-03-01",
-        end_at="2026-04-01", status="active", guild_id=None, created_by="test")
+        end_at="2026-04-01", status="active", guild_id=guild_id, created_by="test")
 
 
-async def test_campaigns_belong_to_the_advertiser_of_their_name(open_store: StoreOpener
-                                                                ) -> None:
+async def test_only_the_operators_link_gives_a_campaign_to_an_advertiser(
+        open_store: StoreOpener) -> None:
     store = await open_store()
     before = await _campaign(store, "Acme")
     acme = await store.add_advertiser("Acme", "hash-a", actor="test")
     after = await _campaign(store, "Acme")
-    other = await _campaign(store, "Bistro")
+    guilds = await _campaign(store, "Acme", guild_id="42")  # a server admin's "Acme"
+    # A name links nothing, before or after the account exists.
+    assert await store.advertiser_campaigns(acme.id) == []
+    assert await store.link_campaign(before, acme.id, actor="operator")
+    assert await store.link_campaign(after, acme.id, actor="operator")
+    assert not await store.link_campaign(guilds, acme.id, actor="operator")
+    assert not await store.link_campaign(after, 999, actor="operator")  # no such account
+    assert not await store.link_campaign(999, acme.id, actor="operator")
     assert [c.id for c in await store.advertiser_campaigns(acme.id)] == [before, after]
-    assert (await store.campaign(other)).advertiser_id is None  # type: ignore[union-attr]
+    assert (await store.campaign(guilds)).advertiser_id is None  # type: ignore[union-attr]
     assert await store.advertiser_by_token_hash("hash-a") == acme
     assert await store.advertiser_by_token_hash("hash-b") is None
     assert [e.action for e in await store.audit_log(limit=5)][:2] == [
-        "campaign add", "campaign add"]
+        "campaign link", "campaign link"]
+    assert await store.link_campaign(before, None, actor="operator")
+    assert [c.id for c in await store.advertiser_campaigns(acme.id)] == [after]
 
 
 async def test_update_keeps_the_budget_above_the_spend(open_store: StoreOpener) -> None:
@@ -76,10 +87,16 @@ async def test_sessions_expire_and_are_revoked(open_store: StoreOpener) -> None:
 async def test_login_failures_are_counted_per_address(open_store: StoreOpener) -> None:
     clock = Clock(T0)
     store = await open_store(clock)
-    for _ in range(3):
-        await store.record_login_failure("1.2.3.4")
-    await store.record_login_failure("5.6.7.8")
-    assert await store.login_failures("1.2.3.4", T0 - timedelta(minutes=1)) == 3
+    since = T0 - timedelta(minutes=1)
+    attempts = await asyncio.gather(*(store.claim_login_attempt("1.2.3.4", since, 3)
+                                      for _ in range(20)))
+    assert sum(a is not None for a in attempts) == 3  # claimed at once: 3, not 20
+    other = await store.claim_login_attempt("5.6.7.8", since, 3)
+    assert other is not None
+    assert await store.login_failures("1.2.3.4", since) == 3
+    await store.forgive_login_attempt(other)  # it logged in
+    assert await store.login_failures("5.6.7.8", since) == 0
+    await store.claim_login_attempt("5.6.7.8", since, 3)
     clock.advance(minutes=20)
     assert await store.login_failures("1.2.3.4", clock.now - timedelta(minutes=15)) == 0
     assert await store.forget_login_failures(clock.now - timedelta(minutes=15)) == 4

@@ -94,11 +94,11 @@ async def console(web_settings: Settings) -> AsyncIterator[Console]:
     """Two advertisers (A, B), one campaign each, four clients logged in as named."""
     store = await Store.from_settings(web_settings)
     try:
-        _, a_token = await add_advertiser(store, "Acme", actor="test")
-        _, b_token = await add_advertiser(store, "Bistro", actor="test")
+        acme, a_token = await add_advertiser(store, "Acme", actor="test")
+        bistro, b_token = await add_advertiser(store, "Bistro", actor="test")
         ads = Ads(web_settings, store)
-        [a_campaign] = await ads.add([spec("Acme")], actor="test")
-        [b_campaign] = await ads.add([spec("Bistro")], actor="test")
+        [a_campaign] = await ads.add([spec("Acme")], actor="test", advertiser_id=acme.id)
+        [b_campaign] = await ads.add([spec("Bistro")], actor="test", advertiser_id=bistro.id)
         server = TestServer(build_app(web_settings, store))
         clients = [TestClient(server) for _ in range(4)]
         for client in clients:

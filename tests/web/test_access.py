@@ -3,12 +3,16 @@ advertiser B; CSRF on every form; stale sessions; the login rate limit."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 from typing import Any
 
 import pytest
 
+from bot.cli.ads import _ads
+from bot.money.ads import Ads
 from bot.web.auth import AUTH_KEY, MAX_FAILURES, SESSION_COOKIE
-from tests.web.conftest import ADMIN_TOKEN, Console, form_csrf, login, post
+from tests.web.conftest import ADMIN_TOKEN, Console, form_csrf, login, post, spec
 
 # (method, path) of every route; {a} is advertiser A's campaign id.
 OPERATOR_PAGES = ["/operator", "/operator/overview.png", "/operator/speed.png",
@@ -18,7 +22,8 @@ OPERATOR_PAGES = ["/operator", "/operator/overview.png", "/operator/speed.png",
 OPERATOR_ACTIONS = ["/operator/tiers/grant", "/operator/tiers/revoke",
                     "/operator/advertisers", "/operator/campaigns/new",
                     "/operator/campaigns/{a}", "/operator/campaigns/{a}/pause",
-                    "/operator/campaigns/{a}/resume", "/operator/privacy/export",
+                    "/operator/campaigns/{a}/resume", "/operator/campaigns/{a}/link",
+                    "/operator/privacy/export",
                     "/operator/privacy/forget", "/operator/sessions/revoke",
                     "/operator/whatsapp/retry"]
 ADVERTISER_PAGES = ["/advertiser", "/advertiser/campaigns/{a}",
@@ -75,6 +80,39 @@ async def test_an_advertiser_gets_404_for_another_advertisers_campaign(console: 
     assert "Acme pasta" in listing and "Bistro" not in listing
     assert "Bistro pasta" not in await (await console.a.get(
         f"/advertiser/campaigns/{console.a_campaign}")).text()
+
+
+async def test_a_servers_campaign_never_reaches_an_advertisers_console(
+        console: Console) -> None:
+    # A server admin's `/sponsors add` with advertiser = "Acme" (the cog's own call).
+    [guilds] = await Ads(console.settings, console.store).add(
+        [spec("Acme", headline="Not Acme's at all")], actor="discord:7", guild_id="42")
+    # And one the operator added under the name, not yet linked.
+    [unlinked] = await Ads(console.settings, console.store).add(
+        [spec("Acme", headline="Waiting for its link")], actor="operator")
+    listing = await (await console.a.get("/advertiser")).text()
+    assert "Acme pasta" in listing
+    assert "Not Acme's at all" not in listing and "Waiting for its link" not in listing
+    for campaign in (guilds, unlinked):
+        path = f"/advertiser/campaigns/{campaign}"
+        assert (await console.a.get(path)).status == 404
+        response = await post(console.a, f"{path}/pause", csrf_from="/advertiser")
+        assert response.status == 404
+        assert (await console.store.campaign(campaign)).status == "active"  # type: ignore[union-attr]
+    # The operator links by id, on the console or with `causette ads link`.
+    form = f"/operator/campaigns/{unlinked}"
+    response = await post(console.operator, f"{form}/link", {"advertiser_id": "1"},
+                          csrf_from=form)
+    assert response.status == 303
+    assert "Waiting for its link" in await (await console.a.get("/advertiser")).text()
+    assert await _ads(argparse.Namespace(ads_command="link", id=guilds, advertiser="1"),
+                      console.settings) == 2
+    response = await post(console.operator, f"/operator/campaigns/{guilds}/link",
+                          {"advertiser_id": "1"}, csrf_from=form)
+    assert "cannot be linked" in await (await console.operator.get(
+        response.headers["Location"])).text()
+    assert "Not Acme's at all" not in await (await console.a.get("/advertiser")).text()
+    assert (await console.store.campaign(guilds)).advertiser_id is None  # type: ignore[union-attr]
 
 
 async def test_advertiser_actions_on_own_campaign(console: Console) -> None:
@@ -174,6 +212,26 @@ async def test_failed_logins_are_rate_limited_per_address(console: Console) -> N
     assert blocked.status == 429
     assert "Too many failed logins" in await blocked.text()
     assert SESSION_COOKIE not in blocked.cookies
+
+
+async def test_sixty_concurrent_wrong_logins_get_five_401s(console: Console) -> None:
+    client = await console.client()
+    csrf = await form_csrf(client, "/login")
+    answers = await asyncio.gather(*(
+        client.post("/login", data={"csrf": csrf, "token": f"wrong-{n}"},
+                    allow_redirects=False) for n in range(60)))
+    statuses = sorted(response.status for response in answers)
+    assert statuses == [401] * MAX_FAILURES + [429] * (60 - MAX_FAILURES)
+    assert (await login(client, ADMIN_TOKEN)).status == 429
+
+
+async def test_a_right_token_is_not_counted_as_a_failure(console: Console) -> None:
+    client = await console.client()
+    for _ in range(MAX_FAILURES + 2):
+        assert (await login(client, ADMIN_TOKEN)).status == 303
+    for _ in range(MAX_FAILURES):
+        assert (await login(client, "not-a-token")).status == 401
+    assert (await login(client, "not-a-token")).status == 429
 
 
 async def test_tokens_log_in_as_their_owner(console: Console) -> None:

@@ -42,7 +42,9 @@ async def test_operator_creates_edits_pauses_and_previews(console: Console) -> N
     assert "campaign created" in page
     # The preview is the block the terminal and WhatsApp send, and Discord's embed parts.
     assert "Sponsored · Acme" in page and "https://example.com/pans" in page
-    assert "Why this ad" in page or "why" in page.lower()
+    # The terminal block ends with its "why this ad" line; Discord's embed has the button.
+    assert "Why this ad: Acme paid for it; it matched &#34;pan&#34;, &#34;cook&#34;" in page
+    assert "Why this ad?" in page
     edited = await post(console.operator, f"/operator/campaigns/{campaign_id}",
                         _campaign_form(headline="Cook better", budget="300"),
                         csrf_from=f"/operator/campaigns/{campaign_id}")
@@ -82,6 +84,30 @@ async def test_invalid_campaigns_come_back_with_the_fields_error(
     assert field_error in page
     assert 'value="Pans."' in page  # what was typed stays in the form
     assert len(await console.store.campaigns()) == before
+
+
+@pytest.mark.parametrize(("method", "path", "data", "message"), [
+    ("GET", "/operator/campaigns/99999999999999999999", None, "is not an id"),
+    ("GET", "/advertiser/campaigns/99999999999999999999", None, "is not an id"),
+    ("GET", "/operator/tiers?expiring=99999999999", None, "expiring is a whole number"),
+    ("GET", "/operator/tiers?expiring=soon", None, "expiring is a whole number"),
+    ("POST", "/operator/tiers/grant", {"user": "local:ada", "tier": "plus",
+                                       "days": "99999999"}, "from 1 to 36500"),
+    ("POST", "/operator/campaigns/new", {"end": "9999-12-31"}, "end is too far away"),
+    ("POST", "/operator/campaigns/99999999999999999999/pause", {}, "is not an id"),
+])
+async def test_out_of_range_numbers_are_400_with_a_message(
+        console: Console, method: str, path: str, data: dict[str, str] | None,
+        message: str) -> None:
+    client = console.a if path.startswith("/advertiser") else console.operator
+    if method == "GET":
+        response = await client.get(path)
+    else:
+        form = _campaign_form(**data) if path.endswith("/new") else data
+        response = await post(client, path, form, csrf_from="/operator/tiers")
+    assert response.status == 400
+    assert message in await response.text()
+    assert await console.store.active_grants("user") == []
 
 
 async def test_edit_cannot_cut_the_budget_below_the_spend(console: Console) -> None:
