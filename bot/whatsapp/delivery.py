@@ -1,57 +1,40 @@
-"""The WhatsApp webhook: stores each message before acknowledging it, then answers it.
-
-Meta delivers messages to `/webhook`, signed with the app secret, and retries a
-delivery until it gets a 200. So a message is never acknowledged before it is safe:
-the webhook reads the whole body, checks the signature, stores each new message as
-`pending` (in the transaction that dedups its id, so a retried delivery is never
-answered twice) and only then answers 200. The answer is composed from the stored row,
-kept on it, sent through the Graph API (429 and 5xx retried with backoff, honouring
-Retry-After) and the row marked `answered` once Meta accepted it; when every try
-failed it is `failed`, with the reason, for `causette whatsapp retry`.
+"""Answering stored WhatsApp messages: leases, pick-ups, and one row's state machine.
 
 A row belongs to the process that stored or took it, under a lease it renews while it
 works. At start-up and periodically each process takes the pending rows whose owner is
 gone: a process on this machine that no longer runs, or any whose lease ran out (on a
 shared PostgreSQL, another machine's). Taking is one conditional UPDATE, so exactly one
 process answers each row. See bot/store/inbound.py.
+
+A row's answer goes: compose (the user's turn and the quota recorded on the row before
+anything is generated, so a row taken over after a crash does neither again), keep the
+reply on the row, send what Meta has not accepted yet, mark it answered. It ends
+answered, failed (kept, with the reason, for `causette whatsapp retry`) or still pending
+(another process holds it, or a later pick-up sends it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import json
 import logging
-import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import aiohttp
-from aiohttp import web
 
 from bot.config import Settings
 from bot.locales import t
-from bot.pipeline.assistant import Inbound, Reply
+from bot.pipeline.replies import Inbound, Reply
 from bot.pipeline.runtime import Runtime
 from bot.pipeline.streaming import split_text
 from bot.store import Store
-from bot.store.inbound import InboundMessage, NewInbound
-from bot.user_refs import phone_region
+from bot.store.inbound import InboundMessage
+from bot.whatsapp.compose import PLATFORM, Composed, compose, sender_locale
 from bot.whatsapp.graph import WHATSAPP_LIMIT, GraphClient, GraphError
 from bot.whatsapp.owners import new_owner, owner_is_dead
-from bot.whatsapp.payloads import parse_delivery, signature_ok
 
 log = logging.getLogger(__name__)
-
-PLATFORM = "whatsapp"
-CONVERSATION_KEY = "whatsapp"
-HELP = ("Commands: /reset starts a new conversation, /premium shows your tier and usage, "
-        "/privacy says what is stored (/privacy export, /privacy forget), /remember FACT "
-        "saves a fact about you, /memory lists them (/memory forget N, clear, off, on), "
-        "/temporary on|off stores nothing, /help shows this. Anything else is a question "
-        "for the assistant.")
 
 # A process holds the rows it answers for this long, and renews that every third of it
 # (with its pick-up of orphans): a row whose lease ran out belongs to a process that
@@ -67,18 +50,12 @@ PICKUP_BATCH = 16
 Outcome = Literal["answered", "failed", "pending"]
 
 
-@dataclass
-class Composed:
-    """An answer to send, and what produced it (a chat reply may bring a sponsored one)."""
-
-    text: str
-    reply_message_id: int | None = None
-    inbound: Inbound | None = None
-    reply: Reply | None = None
+class RowLost(Exception):
+    """Another process took the row (this one's lease ran out): it answers, not us."""
 
 
-class WhatsAppBot:
-    """The webhook application and the answering of stored messages."""
+class Delivery:
+    """Answers stored rows, each once: leases kept alive, orphans picked up."""
 
     def __init__(self, settings: Settings, runtime: Runtime,
                  session: aiohttp.ClientSession, *, lease_s: float = LEASE_SECONDS) -> None:
@@ -95,79 +72,14 @@ class WhatsAppBot:
         """The runtime's store (one object for every domain)."""
         return self.runtime.store
 
-    def app(self) -> web.Application:
-        """The aiohttp application with GET and POST /webhook; bodies over
-        WHATSAPP_MAX_BODY_BYTES are refused (413) while they are read."""
-        app = web.Application(client_max_size=self.settings.whatsapp_max_body_bytes)
-        app.router.add_get("/webhook", self.verify)
-        app.router.add_post("/webhook", self.receive)
-        return app
-
-    async def verify(self, request: web.Request) -> web.Response:
-        """Meta's subscription handshake."""
-        expected = self.settings.whatsapp_verify_token
-        query = request.query
-        given = query.get("hub.verify_token", "")
-        if (expected is not None and query.get("hub.mode") == "subscribe"
-                and hmac.compare_digest(given.encode(), expected.get_secret_value().encode())):
-            return web.Response(text=query.get("hub.challenge", ""))
-        log.warning("webhook verification refused")
-        return web.Response(status=403, text="forbidden")
-
-    async def receive(self, request: web.Request) -> web.Response:
-        """A delivery: size, signature and JSON checked, new messages stored; then 200.
-
-        Nothing is acknowledged that is not stored: when the database fails the answer
-        is 503 and Meta delivers again later."""
-        limit = self.settings.whatsapp_max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            log.warning("webhook body refused: %s bytes", request.content_length)
-            return web.Response(status=413, text="too large")
-        try:
-            # The whole body, however many pieces it arrives in (the signature covers
-            # all of it); client_max_size stops reading past the limit.
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            log.warning("webhook body refused: over %s bytes", limit)
-            return web.Response(status=413, text="too large")
-        secret = self.settings.whatsapp_app_secret
-        if secret is None or not signature_ok(secret.get_secret_value(), body,
-                                              request.headers.get("X-Hub-Signature-256")):
-            log.warning("webhook delivery with a bad or missing signature refused")
-            return web.Response(status=401, text="bad signature")
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            log.warning("webhook body is not JSON (%s bytes)", len(body))
-            return web.Response(status=400, text="malformed JSON")
-        messages = parse_delivery(payload)
-        if not messages:  # statuses (delivered, read): nothing to answer
-            return web.Response(text="ok")
-        try:
-            stored = await self.store.accept_inbound(
-                PLATFORM, [NewInbound(m.id, m.sender, m.phone_number_id, m.kind, m.text)
-                           for m in messages], owner=self.owner, lease_s=self.lease_s)
-        except Exception:
-            log.exception("could not store a delivery of %s message(s): Meta will retry",
-                          len(messages))
-            return web.Response(status=503, text="try again")
-        if len(stored) < len(messages):
-            log.info("%s message(s) of a delivery already received: skipped",
-                     len(messages) - len(stored))
-        for row in stored:
-            self._spawn(row)
-        return web.Response(text="ok")
-
-    # Answering stored messages -----------------------------------------------------------
-
     async def start(self, *, pickup: bool = True) -> int:
-        """Take what stopped processes left (with `pickup`), then keep this process's
-        leases alive (and pick up again) every third of a lease. Returns how many rows
-        were taken now."""
-        taken = await self.pickup() if pickup else 0
+        """Keep this process's leases alive (and, with `pickup`, take what stopped
+        processes left) every third of a lease; take them now too. Returns how many rows
+        were taken now. The keeper runs even when this first pick-up fails (the database
+        is away): its next round takes them."""
         if self._keeper is None:
             self._keeper = asyncio.create_task(self._keep(pickup))
-        return taken
+        return await self.pickup() if pickup else 0
 
     async def close(self, grace_s: float = 60.0) -> None:
         """Finish the answers in progress (leases still renewed meanwhile); past
@@ -200,7 +112,7 @@ class WhatsAppBot:
                                              limit=room, dead_owners=dead)
         for row in rows:
             if row.message_id not in self._working:
-                self._spawn(row)
+                self.spawn(row)
         if rows:
             log.info("picked up %s WhatsApp message(s) left unanswered", len(rows))
         return len(rows)
@@ -212,7 +124,7 @@ class WhatsAppBot:
                                              lease_s=self.lease_s)
         # All held (their leases renewed) while at most PICKUP_BATCH are answered at once.
         slots = asyncio.Semaphore(PICKUP_BATCH)
-        tasks = {row.message_id: self._spawn(row, slots) for row in rows}
+        tasks = {row.message_id: self.spawn(row, slots) for row in rows}
         await asyncio.gather(*tasks.values(), return_exceptions=True)
         results: dict[str, str] = {}
         for message_id, task in tasks.items():
@@ -238,8 +150,9 @@ class WhatsAppBot:
             except Exception:  # the database is away: the next round tries again
                 log.exception("renewing WhatsApp leases or picking up failed")
 
-    def _spawn(self, row: InboundMessage,
-               slots: asyncio.Semaphore | None = None) -> asyncio.Task[Outcome]:
+    def spawn(self, row: InboundMessage,
+              slots: asyncio.Semaphore | None = None) -> asyncio.Task[Outcome]:
+        """Answer a row this process holds, in a task of its own."""
         async def work() -> Outcome:
             if slots is None:
                 return await self._work(row)
@@ -274,7 +187,8 @@ class WhatsAppBot:
                 text = composed.text
                 if not await self.store.keep_reply(
                         PLATFORM, mid, owner=self.owner, reply=text,
-                        reply_message_id=composed.reply_message_id, lease_s=self.lease_s):
+                        reply_message_id=composed.reply_message_id, lease_s=self.lease_s,
+                        temporary=await self._temporary(row)):
                     return self._lost(row)
             turn = composed.reply_message_id if composed else row.reply_message_id
             parts = split_text(text, WHATSAPP_LIMIT) or [text]
@@ -290,6 +204,8 @@ class WhatsAppBot:
                                                    status="answered"):
                 return self._lost(row)
             await self._turn_delivered(turn, True)
+        except RowLost:
+            return self._lost(row)
         except GraphError as exc:
             log.warning("answer to %s not delivered: %s", mid, exc)
             await self._turn_delivered(composed.reply_message_id if composed
@@ -313,16 +229,40 @@ class WhatsAppBot:
             await self._sponsored(row, composed.inbound, composed.reply)
         return "answered"
 
+    async def _compose(self, row: InboundMessage) -> Composed:
+        """Mark the message read, then compose its answer; the user's stored turn and
+        admission are recorded on the row before anything is generated."""
+        await self.graph.mark_read_and_typing(row.channel or "", row.message_id)
+
+        async def committed(user_message_id: int | None) -> None:
+            if not await self.store.keep_turn(PLATFORM, row.message_id, owner=self.owner,
+                                              user_message_id=user_message_id,
+                                              lease_s=self.lease_s):
+                raise RowLost(row.message_id)
+
+        return await compose(self.runtime.assistant, row, committed)
+
+    async def _temporary(self, row: InboundMessage) -> bool:
+        """Whether the sender is in a temporary chat: then the row keeps no text."""
+        if not row.sender:
+            return False
+        user_id = await self.store.ensure_user(PLATFORM, row.sender)
+        return (await self.store.memory_settings(user_id)).temporary
+
     def _lost(self, row: InboundMessage) -> Outcome:
-        # Another process took the row (this one's lease ran out): it answers; not us.
         log.warning("WhatsApp message %s was taken by another process: left to it",
                     row.message_id)
         return "pending"
 
     async def _fail(self, row: InboundMessage, reason: str) -> Outcome:
         try:
+            keep_text = not await self._temporary(row)
+        except Exception:  # cannot tell: a temporary chat's text is not kept on a doubt
+            keep_text = False
+        try:
             await self.store.finish_inbound(PLATFORM, row.message_id, owner=self.owner,
-                                            status="failed", error=reason)
+                                            status="failed", error=reason,
+                                            keep_text=keep_text)
         except Exception:  # stays pending: taken again once its lease runs out
             log.exception("could not record WhatsApp message %s as failed", row.message_id)
         return "failed"
@@ -332,7 +272,8 @@ class WhatsAppBot:
         retry may answer later)."""
         with contextlib.suppress(Exception):
             await self.graph.send_text(row.channel or "", row.sender or "",
-                                       t("failed", "en"), reply_to=row.message_id)
+                                       t("failed", sender_locale(row.sender or "")),
+                                       reply_to=row.message_id)
 
     async def _turn_delivered(self, turn: int | None, delivered: bool) -> None:
         """Keep the conversation's turn in step with what the user saw: an answer that
@@ -351,40 +292,6 @@ class WhatsAppBot:
         except Exception:  # the delivery state is on the inbound row; this only mirrors it
             log.exception("could not update the turn of message %s", turn)
 
-    async def _compose(self, row: InboundMessage) -> Composed:
-        """The answer to one stored message: a command's, or the assistant's."""
-        assistant = self.runtime.assistant
-        await self.graph.mark_read_and_typing(row.channel or "", row.message_id)
-        if row.kind != "text" or row.body is None:
-            return Composed(t("text_only", "en", names=row.kind or "message"))
-        sender = row.sender or ""
-        inbound = Inbound(PLATFORM, sender, CONVERSATION_KEY, row.body,
-                          region=phone_region(sender))
-        command = row.body.strip().lower()
-        if command == "/reset":
-            await assistant.reset(PLATFORM, sender, CONVERSATION_KEY)
-            return Composed(t("reset_done", "en"))
-        if command == "/help":
-            return Composed(HELP)
-        if command.startswith("/privacy"):
-            return Composed(await assistant.privacy.command(
-                inbound.user_ref, row.body.strip()[8:], inbound.locale))
-        if command == "/premium":
-            return Composed(await assistant.tiers.summary(inbound.subject))
-        typed = await assistant.memory.command(inbound)  # /remember, /memory, /temporary
-        if typed is not None:
-            return Composed(typed)
-        reply = await assistant.handle(inbound)
-        if reply.refusal:
-            return Composed("\n".join([*reply.notices, reply.refusal]))
-        outcome = await reply.outcome()
-        note = outcome.note(inbound.locale)
-        # The crisis lines come first; a withheld answer is replaced by its note.
-        lines = [*(f"_{n}_" for n in reply.notices), reply.preface or "",
-                 outcome.shown_text.strip(), note or ""]
-        text = "\n".join(line for line in lines if line) or t("empty_answer", inbound.locale)
-        return Composed(text, outcome.assistant_message_id, inbound, reply)
-
     async def _sponsored(self, row: InboundMessage, inbound: Inbound, reply: Reply) -> None:
         """After the answer was delivered: a MEMORY_AUTO save with how to undo it, then a
         sponsored block, charged once delivered."""
@@ -400,8 +307,8 @@ class WhatsAppBot:
             offer = await self.runtime.assistant.sponsored(inbound, reply)
             if offer is None:
                 return
-            sent = await self.graph.send_text(row.channel or "", row.sender or "",
-                                              self.runtime.assistant.ads.block(offer))
+            block = self.runtime.assistant.ads.block(offer, inbound.locale)
+            sent = await self.graph.send_text(row.channel or "", row.sender or "", block)
             await self.runtime.assistant.ads.delivered(offer, sent)
         except GraphError as exc:
             log.info("sponsored block not delivered (%s): not charged", exc)
@@ -412,41 +319,3 @@ class WhatsAppBot:
 def _describe(exc: BaseException) -> str:
     """An exception in one line for the operator (StoreError's text says what to do)."""
     return str(exc) or type(exc).__name__
-
-
-def missing_settings(settings: Settings, *, sending_only: bool = False) -> list[str]:
-    """The WhatsApp settings that must be set before the webhook can run (or, with
-    `sending_only`, before answers can be sent, e.g. by `causette whatsapp retry`)."""
-    names = (("whatsapp_access_token",) if sending_only else
-             ("whatsapp_verify_token", "whatsapp_app_secret", "whatsapp_access_token"))
-    return [name.upper() for name in names if getattr(settings, name) is None]
-
-
-async def serve(settings: Settings, runtime: Runtime) -> int:
-    """Run the webhook until SIGINT/SIGTERM, then finish what was accepted."""
-    async with aiohttp.ClientSession() as session:
-        bot = WhatsAppBot(settings, runtime, session)
-        runner = web.AppRunner(bot.app())
-        await runner.setup()
-        site = web.TCPSite(runner, settings.whatsapp_host, settings.whatsapp_port)
-        await site.start()
-        log.info("WhatsApp webhook on http://%s:%s/webhook", settings.whatsapp_host,
-                 settings.whatsapp_port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            try:
-                # What a stopped process left pending is answered now, and every third
-                # of a lease from now on.
-                await bot.start()
-            except Exception:  # the database is away: the periodic pick-up tries again
-                log.exception("picking up pending WhatsApp messages failed")
-            await stop.wait()
-        finally:
-            await runner.cleanup()  # no new deliveries...
-            await bot.close(60)  # ...and finish the accepted ones
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-    return 0
