@@ -1,4 +1,7 @@
-"""The terminal chat: the same pipeline as every surface, no token, no network."""
+"""The terminal chat: the same pipeline as every surface, no token, no network.
+
+Typed commands are the ones WhatsApp has (bot/pipeline/commands.py); only /quit is the
+terminal's own."""
 
 from __future__ import annotations
 
@@ -12,23 +15,7 @@ from typing import TextIO
 
 from bot.locales import t
 from bot.pipeline.assistant import Assistant, Inbound, Reply
-
-HELP = """Commands:
-  /reset                      start a new conversation (the old one stays stored)
-  /premium                    your tier, today's usage, and what each tier gives
-  /persona [set TEXT|clear]   a custom system prompt for your conversations (premium)
-  /summarize [N]              summarise the last N turns of this conversation (premium)
-  /translate LANGUAGE TEXT    translate TEXT into LANGUAGE (premium)
-  /privacy [export|forget]    what is stored; all of it as JSON; delete it all
-  /ads personalize on|off     let sponsored replies match your conversation, not just
-                              your message (off by default)
-  /remember FACT              save a fact about you ("remember that ..." works too)
-  /memory [list|add FACT|forget N|clear|off|on]
-                              what Causette remembers about you, in your hands
-  /temporary on|off           temporary chat: nothing stored, no memory, no ads
-  /help                       show this help
-  /quit                       leave (Ctrl-D works too)
-Anything else is sent to the assistant. Ctrl-C stops an answer in progress."""
+from bot.pipeline.commands import run_typed
 
 CONVERSATION_KEY = "terminal"
 
@@ -129,52 +116,6 @@ async def _show(reply: Reply, io: ConsoleIO) -> bool:
     return outcome.status != "failed"
 
 
-async def _command(assistant: Assistant, inbound: Inbound,
-                   io: ConsoleIO) -> tuple[bool, Reply | None]:
-    """Run a typed /command: (whether it was one, the reply to show if it has one)."""
-    words = inbound.text.strip().split(maxsplit=1)
-    if not words:
-        return False, None
-    name, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
-    out = io.stdout
-    if name == "/premium":
-        out.write(await assistant.tiers.summary(inbound.subject) + "\n")
-    elif name == "/persona":
-        action, _, text = rest.partition(" ")
-        if action == "set":
-            out.write(await assistant.set_persona(inbound, text) + "\n")
-        elif action == "clear":
-            out.write(await assistant.set_persona(inbound, None) + "\n")
-        else:
-            out.write(await assistant.show_persona(inbound) + "\n")
-    elif name == "/privacy":
-        answer = await assistant.privacy.command(inbound.user_ref, rest, inbound.locale)
-        out.write(answer + "\n")
-    elif name in ("/remember", "/memory", "/temporary"):
-        out.write(str(await assistant.memory.command(inbound)) + "\n")
-    elif name == "/ads":
-        choice = rest.strip().lower()
-        if choice in ("personalize on", "personalize off"):
-            user_id = await assistant.store.ensure_user(inbound.platform, inbound.user)
-            await assistant.store.set_personalize(user_id, choice.endswith("on"))
-            out.write(f"Ad personalisation is {choice.split()[1]}.\n")
-        else:
-            out.write("Usage: /ads personalize on|off (ads match only your current message "
-                      "unless it is on).\n")
-    elif name == "/summarize":
-        count = int(rest) if rest.strip().isdigit() else 20
-        limit = min(count, assistant.settings.summarize_max_messages)
-        refusal = await assistant.gate(inbound.subject, "summarize", inbound.locale)
-        transcript = "" if refusal else await assistant.transcript(inbound, limit)
-        return True, await assistant.run_command(inbound, "summarize", transcript or " ")
-    elif name == "/translate":
-        language, _, text = rest.partition(" ")
-        return True, await assistant.run_command(inbound, "translate", text, language=language)
-    else:
-        return False, None
-    return True, None
-
-
 async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None) -> int:
     """Chat as `local:<user>` until /quit or end of input; return an exit code."""
     io = io or ConsoleIO.from_sys()
@@ -199,21 +140,19 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
             command = line.strip().lower()
             if command in ("/quit", "/exit"):
                 break
-            if command == "/help":
-                io.stdout.write(HELP + "\n")
-            elif command == "/reset":
-                await assistant.reset("local", user, CONVERSATION_KEY)
-                io.stdout.write("Started a new conversation.\n")
+            if command == "/help":  # the shared help, and how to leave the terminal
+                io.stdout.write(t("typed_help", "en") + "\n" + t("typed_help_terminal", "en")
+                                + "\n")
             elif not line.strip() and io.interactive:
                 continue
             else:
                 try:
                     inbound = Inbound("local", user, CONVERSATION_KEY, line)
-                    handled, reply = await _command(assistant, inbound, io)
-                    if not handled and command.startswith("/"):
-                        io.stdout.write(f"Unknown command {line.split()[0]}; /help lists them.\n")
-                    elif not handled:
-                        reply = await assistant.handle(inbound)
+                    answer = await run_typed(assistant, inbound)
+                    if answer is not None and answer.text is not None:
+                        io.stdout.write(answer.text + "\n")
+                    reply = answer.reply if answer is not None else await assistant.handle(
+                        inbound)
                     if reply is not None:
                         current[:] = [reply]
                         try:
@@ -221,7 +160,7 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
                                 failures += 1
                         finally:
                             current.clear()
-                        if not handled:
+                        if answer is None:  # a chat answer, not a command's
                             await _show_sponsored(assistant, inbound, reply, io)
                             await _show_suggestion(assistant, inbound, reply, io)
                 except Exception as exc:  # e.g. the database is locked: say so, go on

@@ -283,6 +283,63 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Discussion temporaire : cette conversation n'est pas enregistrée.",
     },
     "temporary_usage": {"en": "Usage: /temporary on|off", "fr": "Usage : /temporary on|off"},
+    "typed_help": {
+        "en": "Commands:\n"
+              "/reset  start a new conversation (the old one stays stored)\n"
+              "/premium  your tier, today's usage, and what each tier gives\n"
+              "/persona [set TEXT|clear]  a custom system prompt for you (premium)\n"
+              "/summarize [N]  summarise the last N turns (premium)\n"
+              "/translate LANGUAGE TEXT  translate TEXT into LANGUAGE (premium)\n"
+              "/privacy [export|forget]  what is stored; all of it; delete it all\n"
+              "/ads personalize on|off  let sponsored replies match your conversation\n"
+              "/remember FACT  save a fact about you\n"
+              "/memory [list|add FACT|forget N|clear|off|on]  what I remember about you\n"
+              "/temporary on|off  temporary chat: nothing stored, no memory, no ads\n"
+              "/help  this help\n"
+              "Anything else is a question for the assistant.",
+        "fr": "Commandes :\n"
+              "/reset  commencer une nouvelle conversation (l'ancienne reste enregistrée)\n"
+              "/premium  votre offre, votre usage du jour et ce que donne chaque offre\n"
+              "/persona [set TEXTE|clear]  un prompt système à vous (premium)\n"
+              "/summarize [N]  résumer les N derniers échanges (premium)\n"
+              "/translate LANGUE TEXTE  traduire TEXTE en LANGUE (premium)\n"
+              "/privacy [export|forget]  ce qui est enregistré ; tout ; tout effacer\n"
+              "/ads personalize on|off  des réponses sponsorisées selon votre "
+              "conversation\n"
+              "/remember FAIT  enregistrer un fait sur vous\n"
+              "/memory [list|add FAIT|forget N|clear|off|on]  ce dont je me souviens\n"
+              "/temporary on|off  discussion temporaire : rien d'enregistré, sans "
+              "mémoire, sans annonces\n"
+              "/help  cette aide\n"
+              "Tout le reste est une question pour l'assistant.",
+    },
+    "typed_help_terminal": {
+        "en": "/quit  leave (Ctrl-D works too); Ctrl-C stops an answer in progress.",
+        "fr": "/quit  quitter (Ctrl-D aussi) ; Ctrl-C arrête une réponse en cours.",
+    },
+    "unknown_command": {
+        "en": "Unknown command {name}; /help lists them.",
+        "fr": "Commande inconnue {name} ; /help les liste.",
+    },
+    "ads_usage": {
+        "en": "Usage: /ads personalize on|off (ads match only your current message "
+              "unless it is on).",
+        "fr": "Usage : /ads personalize on|off (les annonces ne regardent que votre "
+              "message, sauf si c'est on).",
+    },
+    "ads_personalize_on": {
+        "en": "Ad personalisation is on.", "fr": "La personnalisation des annonces est activée.",
+    },
+    "ads_personalize_off": {
+        "en": "Ad personalisation is off.",
+        "fr": "La personnalisation des annonces est désactivée.",
+    },
+    "not_kept_temporary": {
+        "en": "Your message arrived during a temporary chat and could not be answered; "
+              "it was not kept. Please send it again.",
+        "fr": "Votre message est arrivé pendant une discussion temporaire et n'a pas pu "
+              "recevoir de réponse ; il n'a pas été gardé. Renvoyez-le, s'il vous plaît.",
+    },
     "btn_undo": {"en": "Undo", "fr": "Annuler"},
     "btn_forget_n": {"en": "Forget {number}", "fr": "Oublier {number}"},
     "premium_status": {

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.store import Store
 from tests.support.llama_server import Server, free_port
-from tests.support.whatsapp import GraphStub, delivery, text
+from tests.support.whatsapp import GraphStub, delivery, text, until
 
 
 @pytest.fixture(scope="module")
@@ -157,12 +157,21 @@ async def test_one_delivery_to_two_webhook_processes_is_answered_once(
                                  "X-Hub-Signature-256": signature}) as response:
                     return response.status
             assert await asyncio.gather(*(post(port) for port in ports)) == [200, 200]
-        for _ in range(600):
-            if graph.texts():
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(2)  # time enough for a second answer, were one coming
-        assert len(graph.texts()) == 1
+        store = await Store.connect(postgres_url, pool_size=1)
+        try:
+            async def answered() -> bool:
+                row = await store.inbound_message("whatsapp", "wamid.SAME")
+                return row is not None and row.status == "answered"
+
+            await until(answered, "the answer")
+            row = await store.inbound_message("whatsapp", "wamid.SAME")
+        finally:
+            await store.close()
+        # Proved by state, not by waiting: one process stored it (the other's insert
+        # was a duplicate), nobody took it over (one attempt), and 'answered' is final
+        # (a pick-up takes only pending rows). Both stop cleanly below, finishing what
+        # they accepted: after that, nothing can be sent.
+        assert row is not None and (row.attempts, row.owner) == (1, None)
     finally:
         for process in processes:
             if process.returncode is None:
@@ -170,6 +179,9 @@ async def test_one_delivery_to_two_webhook_processes_is_answered_once(
         for process in processes:
             assert await asyncio.wait_for(process.wait(), 60) == 0  # a clean shutdown
         await graph_server.close()
+    assert len(graph.texts()) == 1
+    logs_text = [log.read_text() for log in logs]
+    assert sum("already received: skipped" in text for text in logs_text) == 1
     store = await Store.connect(postgres_url)
     try:
         exported = await store.export_user("whatsapp:33612345678")

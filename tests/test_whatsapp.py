@@ -156,15 +156,32 @@ async def test_oversize_and_malformed_bodies(wa: Harness) -> None:
     assert wa.graph.received == []
 
 
-async def test_statuses_are_ignored_and_images_declined(wa: Harness) -> None:
+async def test_statuses_and_reactions_are_ignored_captions_read_and_notices_localised(
+        wa: Harness) -> None:
     status = {"id": "wamid.OUT1", "status": "delivered", "timestamp": "1764000001",
-              "recipient_id": "33612345678"}
+              "recipient_id": USER}
     assert await wa.post(delivery(statuses=[status])) == 200
+    # A 👍 on an answer is no message: nothing stored, nothing sent.
+    reaction = {"from": USER, "id": "wamid.LIKE", "timestamp": "1764000002",
+                "type": "reaction", "reaction": {"message_id": "wamid.OUT1", "emoji": "👍"}}
+    assert await wa.post(delivery(reaction)) == 200
     assert wa.graph.received == []
-    image = {"from": "33612345678", "id": "wamid.IMG", "timestamp": "1764000002",
+    assert await wa.runtime.store.inbound_message("whatsapp", "wamid.LIKE") is None
+    # An image's caption is the message.
+    captioned = {"from": USER, "id": "wamid.CAP", "timestamp": "1764000003", "type": "image",
+                 "image": {"id": "MEDIA", "mime_type": "image/jpeg",
+                           "caption": "What is in this dish?"}}
+    assert await wa.post(delivery(captioned)) == 200
+    assert wa.graph.texts() == ["You said: What is in this dish?"]
+    # Anything else is declined in the sender's language: French for +33, else English.
+    image = {"from": USER, "id": "wamid.IMG", "timestamp": "1764000004",
              "type": "image", "image": {"id": "MEDIA", "mime_type": "image/jpeg"}}
     assert await wa.post(delivery(image)) == 200
-    assert wa.graph.texts() == ["I can only read text: image skipped."]
+    assert wa.graph.texts()[-1] == t("text_only", "fr", names="image")
+    sticker = {"from": "447700900123", "id": "wamid.STK", "timestamp": "1764000005",
+               "type": "sticker", "sticker": {"id": "MEDIA2"}}
+    assert await wa.post(delivery(sticker)) == 200
+    assert wa.graph.texts()[-1] == "I can only read text: sticker skipped."
 
 
 async def test_the_same_delivery_twice_gets_one_answer(wa: Harness) -> None:
@@ -194,7 +211,7 @@ async def test_commands_tiers_quotas_and_sponsored(wa: Harness) -> None:
     await assistant.ads.add([CampaignSpec(
         advertiser="Pasta Bella", headline="Fresh pasta", url="https://pasta.example",
         keywords=["pasta"], cpm=Decimal("5"), budget=Decimal("10"), start=date(2026, 1, 1),
-        end=date(2030, 1, 1))], actor="op")
+        end=date(2030, 1, 1), languages=["en", "fr"])], actor="op")  # a +33 number: fr
     await wa.post(delivery(text("wamid.C1", "/premium")))
     assert "You are on the free tier" in wa.graph.texts()[-1]
     await wa.post(delivery(text("wamid.C2", "How do I cook pasta?")))
@@ -206,7 +223,7 @@ async def test_commands_tiers_quotas_and_sponsored(wa: Harness) -> None:
     await wa.post(delivery(text("wamid.C3", "More pasta please")))
     assert not wa.graph.texts()[-1].startswith("Sponsored")
     await wa.post(delivery(text("wamid.C4", "/reset")))
-    assert "new conversation" in wa.graph.texts()[-1]
+    assert wa.graph.texts()[-1] == t("reset_done", "fr")  # a +33 number: in French
 
 
 def test_parser_survives_odd_shapes() -> None:
@@ -418,7 +435,7 @@ async def test_a_database_error_while_answering_is_told_and_answered_later(
         try:
             wa.graph.release()
             await wa.bot.idle()  # the answer failed: no write was possible
-            assert wa.graph.texts() == [t("failed", "en")]  # never silence
+            assert wa.graph.texts() == [t("failed", "fr")]  # never silence, in French
             assert (await wa.row("wamid.DBERR")).status == "pending"  # and not lost
         finally:
             blocker.execute("ROLLBACK")
@@ -429,7 +446,7 @@ async def test_a_database_error_while_answering_is_told_and_answered_later(
 
         await until(answered, "the answer once the database is back")
         await wa.bot.idle()
-        assert wa.graph.texts() == [t("failed", "en"), "You said: Hello database"]
+        assert wa.graph.texts() == [t("failed", "fr"), "You said: Hello database"]
         assert await turns(wa) == [("user", "complete"), ("assistant", "complete")]
 
 

@@ -198,3 +198,60 @@ async def test_a_message_of_a_dead_process_is_answered_by_one_of_two_processes(
     assert len(pickers) == 1
     assert [(role, state) for role, state, _ in await conversation(env)] == [
         ("user", "complete"), ("assistant", "complete")]
+
+
+def read_only(env: dict[str, str], sql: str, params: tuple[object, ...]) -> list[tuple]:
+    """Rows of a SQLite database read beside the running webhook (opening a Store would
+    sweep its answer in progress)."""
+    connection = sqlite3.connect(f"file:{env['DATABASE_PATH']}?mode=ro", uri=True)
+    try:
+        return connection.execute(sql, params).fetchall()
+    finally:
+        connection.close()
+
+
+async def test_kill_9_while_the_answer_is_generated_resumes_without_a_second_turn_or_count(
+        tmp_path: Path, graph: tuple[GraphStub, str]) -> None:
+    """Issue 26.9: the window between the user's turn stored (and counted) and the reply
+    kept. The process taking the row over generates again, from the same turn."""
+    stub, graph_url = graph
+    env = webhook_env(tmp_path, graph_url, SECRET, DATABASE_PATH=str(tmp_path / "w.db"),
+                      MAX_REPLY_TOKENS="400")
+    stub.hold = {"text"}  # were the answer to end before the kill, it would wait here
+    first = await start_webhook(tmp_path, env, "first")
+    row_sql = ("SELECT status, reply, user_message_id, admitted FROM processed_inbound "
+               "WHERE message_id = 'wamid.MIDWAY'")
+    async with running(first):
+        assert await post(first, "wamid.MIDWAY", "Write a long story about a lighthouse "
+                                                 "keeper and the sea.") == 200
+
+        async def committed() -> bool:
+            return read_only(env, row_sql, ())[0][3] == 1
+
+        await until(committed, "the user's turn recorded on the row")
+        await first.kill_9()
+    stub.release()
+    [(state, reply, user_message_id, admitted)] = read_only(env, row_sql, ())
+    # Killed while generating: turn stored and counted, nothing kept or sent yet.
+    assert (state, reply, admitted) == ("pending", None, 1) and user_message_id is not None
+    assert stub.held == [] and stub.texts() == []
+
+    stub.hold = set()
+    second = await start_webhook(tmp_path, env, "second")
+    async with running(second):
+        async def answered() -> bool:
+            return read_only(env, row_sql, ())[0][0] == "answered"
+
+        await until(answered, "the answer after the restart")
+    [answer] = stub.texts()
+    turns = await conversation(env)
+    users = [content for role, _, content in turns if role == "user"]
+    assert users == ["Write a long story about a lighthouse keeper and the sea."]  # once
+    assert turns[-1][:2] == ("assistant", "complete")
+    assert turns[-1][2].strip() == answer.strip() != ""
+    # The crashed attempt's partial answer is kept as interrupted, not as an answer.
+    assert [state for role, state, _ in turns if role == "assistant"] == [
+        "interrupted", "complete"]
+    [(counted,)] = read_only(env, "SELECT messages FROM usage_daily WHERE user_ref = ?",
+                             (f"whatsapp:{USER}",))
+    assert counted == 1  # counted against the quota once

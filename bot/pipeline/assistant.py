@@ -33,7 +33,7 @@ from bot.pipeline.prompts import (
     SUMMARIZE_SYSTEM,
     TRANSLATE_SYSTEM,
 )
-from bot.pipeline.replies import EMPTY_ANSWER, Inbound, Outcome, Reply
+from bot.pipeline.replies import EMPTY_ANSWER, Committed, Inbound, Outcome, Reply, Resume
 from bot.safety.crisis import Crisis, crisis_opening, detect_crisis
 from bot.safety.moderation import Moderation, OutputWatch
 from bot.store import MemorySettings, MessageStatus, Store, StoredMessage
@@ -77,8 +77,12 @@ class Assistant:
         self.moderation.on_error = self.metrics.moderation_unavailable
 
     async def handle(self, inbound: Inbound, *, system_prompt: str | None = None,
-                     max_tokens: int | None = None) -> Reply:
-        """Check tier and quota, store the user's turn, build the prompt, start the answer."""
+                     max_tokens: int | None = None, resume: Resume | None = None,
+                     committed: Committed | None = None) -> Reply:
+        """Check tier and quota, store the user's turn, build the prompt, start the answer.
+
+        With `resume`, the turn stored and the quota counted by an earlier attempt are
+        used as they are; `committed` hears of them before the answer is generated."""
         lang = inbound.locale
         if len(inbound.text) > self.settings.max_message_chars:
             return self._refuse(Reply(refusal=t("too_long", lang, size=len(inbound.text),
@@ -94,12 +98,14 @@ class Assistant:
         user_id = await self.store.ensure_user(inbound.platform, inbound.user)
         state = await self.store.memory_settings(user_id)
         if crisis is None:
-            refusal = await self._screen(inbound, readable, refused, state.temporary)
+            refusal = await self._screen(inbound, readable, refused,
+                                         state.temporary or resume is not None)
             if refusal is not None:
                 return self._refuse(refusal)
         decision = await self.tiers.resolve(inbound.subject)
         tier = decision.tier
-        admission = await self.tiers.admit(inbound.user_ref, tier, lang, quota=crisis is None)
+        admission = Admission(True) if resume is not None else await self.tiers.admit(
+            inbound.user_ref, tier, lang, quota=crisis is None)  # resumed: counted once
         if not admission.ok:
             return self._refuse(Reply(refusal=admission.message,
                                       refusal_reason=admission.reason, decision=decision))
@@ -107,7 +113,7 @@ class Assistant:
             self.metrics.crisis()
         try:
             return await self._start(inbound, decision, admission, system_prompt, max_tokens,
-                                     crisis, refused, user_id, state)
+                                     crisis, refused, user_id, state, resume, committed)
         except Exception:
             # Nothing was answered (e.g. the database failed): the message is not counted.
             await self._refund(admission, inbound.user_ref)
@@ -152,7 +158,8 @@ class Assistant:
     async def _start(self, inbound: Inbound, decision: TierDecision, admission: Admission,
                      system_prompt: str | None, max_tokens: int | None,
                      crisis: Crisis | None, refused: frozenset[str], user_id: int,
-                     state: MemorySettings) -> Reply:
+                     state: MemorySettings, resume: Resume | None = None,
+                     committed: Committed | None = None) -> Reply:
         """Store the user's turn, plan the prompt and submit it (after admission)."""
         lang, tier = inbound.locale, decision.tier
         notices: list[str] = []
@@ -163,10 +170,18 @@ class Assistant:
         else:
             conversation = await self.store.open_conversation(user_id, inbound.conversation_key)
             history = await self.store.messages(conversation, limit=200)
-            user_message = await self.store.add_message(conversation, "user", inbound.text)
-            if crisis is None:  # a crisis message is never kept as a memory
-                notices += await remember_in_message(self.memory, user_id, inbound,
-                                                     clean_text(inbound.text))
+            if resume is not None and resume.user_message_id is not None:
+                # Stored by the attempt that died: the history is what came before it.
+                user_message = resume.user_message_id
+                history = [m for m in history if m.id < user_message]
+            else:
+                user_message = await self.store.add_message(conversation, "user",
+                                                            inbound.text)
+                if crisis is None:  # a crisis message is never kept as a memory
+                    notices += await remember_in_message(self.memory, user_id, inbound,
+                                                         clean_text(inbound.text))
+        if committed is not None:
+            await committed(user_message)
         # A crisis answer's prompt is the safety prompt alone: no memory in it.
         facts = [] if crisis else await self.memory.for_prompt(user_id, state)
 

@@ -4,7 +4,7 @@ a surface renders while it streams, and the `Outcome` once it is stored."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.engine import Generation
@@ -39,6 +39,20 @@ class Inbound:
     def subject(self) -> Subject:
         """What tier resolution looks at."""
         return Subject(self.user_ref, self.role_refs, self.guild_ref, self.entitlement_skus)
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A message whose answer a process that died had started (a surface that stores
+    its messages knows): its user turn is stored already (None: a temporary chat kept
+    none) and it was counted against the quota. Neither is done again."""
+
+    user_message_id: int | None
+
+
+# Told the user's turn id (None in a temporary chat) once it is stored and the message
+# counted, before the answer is generated: a surface records it for a `Resume`.
+Committed = Callable[[int | None], Awaitable[None]]
 
 
 @dataclass

@@ -27,6 +27,9 @@ from bot.store.common import StoreBase, storable
 
 InboundStatus = Literal["pending", "answered", "failed"]
 
+# The kind of a row whose text is not kept (a temporary chat's): nothing left to read.
+FORGOTTEN = "temporary"
+
 # A row taken this many times whose answer never ended (each time its process died) is
 # failed instead: a message that crashes the process must not crash every restart.
 MAX_TAKES = 5
@@ -61,10 +64,21 @@ class InboundMessage:
     owner: str | None
     error: str | None
     received_at: str
+    # What an earlier attempt did (a row taken over after a crash): the user's stored
+    # turn, and whether the message was counted against the quota.
+    user_message_id: int | None = None
+    admitted: bool = False
 
 
 _COLUMNS = ("platform, message_id, status, sender, channel, kind, body, reply, "
-            "reply_message_id, sent_parts, attempts, owner, error, received_at")
+            "reply_message_id, sent_parts, attempts, owner, error, received_at, "
+            "user_message_id, admitted")
+
+
+def _row(values: Sequence[object]) -> InboundMessage:
+    """A stored row as an InboundMessage (`admitted` is 0/1 in SQL)."""
+    *head, admitted = values
+    return InboundMessage(*head, admitted=bool(admitted))  # type: ignore[arg-type]
 
 # Pending and either unowned, past its lease, or owned by a process known to be dead.
 _ORPHAN = "status = 'pending' AND (owner IS NULL OR lease_until < ?{dead})"
@@ -110,7 +124,7 @@ class InboundMixin(StoreBase):
                      None if m.body is None else storable(m.body), owner,
                      self._lease(lease_s), now))
                 if row is not None:
-                    stored.append(InboundMessage(*row))
+                    stored.append(_row(row))
         return stored
 
     async def pending_owners(self, platform: str) -> list[str]:
@@ -143,7 +157,7 @@ class InboundMixin(StoreBase):
                 f"RETURNING {_COLUMNS}",
                 (owner, self._lease(lease_s), now, platform, *params, platform, *params,
                  limit))
-        return sorted((InboundMessage(*row) for row in rows), key=lambda m: m.received_at)
+        return sorted((_row(row) for row in rows), key=lambda m: m.received_at)
 
     async def retry_failed(self, platform: str, message_ids: Sequence[str] | None, *,
                            owner: str, lease_s: float) -> list[InboundMessage]:
@@ -161,7 +175,7 @@ class InboundMixin(StoreBase):
             params.extend(message_ids)
         async with self._transaction() as db:
             rows = await db.fetch(f"{sql} RETURNING {_COLUMNS}", params)
-        return sorted((InboundMessage(*row) for row in rows), key=lambda m: m.received_at)
+        return sorted((_row(row) for row in rows), key=lambda m: m.received_at)
 
     async def requeue_failed(self, platform: str, message_id: str, *, actor: str) -> bool:
         """Hand a failed row back to the running webhook: pending, with no owner and no
@@ -203,12 +217,31 @@ class InboundMixin(StoreBase):
                 held.update(str(message_id) for (message_id,) in rows)
         return held
 
-    async def keep_reply(self, platform: str, message_id: str, *, owner: str, reply: str,
-                         reply_message_id: int | None, lease_s: float) -> bool:
-        """Keep the composed answer on the row; False when `owner` no longer holds it."""
+    async def keep_turn(self, platform: str, message_id: str, *, owner: str,
+                        user_message_id: int | None, lease_s: float) -> bool:
+        """Record, before the answer is generated, that the user's turn is stored (its
+        id; None in a temporary chat) and the message counted against the quota: a
+        process that takes the row over after a crash does neither again. False when
+        `owner` no longer holds the row."""
         async with self._transaction() as db:
             return await db.execute(
-                "UPDATE processed_inbound SET reply = ?, reply_message_id = ?, "
+                "UPDATE processed_inbound SET user_message_id = ?, admitted = 1, "
+                "lease_until = ?, updated_at = ? WHERE platform = ? AND message_id = ? AND "
+                "owner = ? AND status = 'pending'",
+                (user_message_id, self._lease(lease_s), self._now(), platform, message_id,
+                 owner)) == 1
+
+    async def keep_reply(self, platform: str, message_id: str, *, owner: str, reply: str,
+                         reply_message_id: int | None, lease_s: float,
+                         temporary: bool = False) -> bool:
+        """Keep the composed answer on the row; False when `owner` no longer holds it.
+
+        In a temporary chat the body goes now (the answer is composed) and the reply
+        stays only while it is sent: `finish_inbound` clears it however it ends."""
+        forget = f", body = NULL, kind = '{FORGOTTEN}'" if temporary else ""
+        async with self._transaction() as db:
+            return await db.execute(
+                f"UPDATE processed_inbound SET reply = ?, reply_message_id = ?{forget}, "
                 "lease_until = ?, updated_at = ? WHERE platform = ? AND message_id = ? AND "
                 "owner = ? AND status = 'pending'",
                 (storable(reply), reply_message_id, self._lease(lease_s), self._now(),
@@ -224,12 +257,14 @@ class InboundMixin(StoreBase):
                 (parts, self._lease(lease_s), self._now(), platform, message_id, owner)) == 1
 
     async def finish_inbound(self, platform: str, message_id: str, *, owner: str,
-                             status: Literal["answered", "failed"], error: str | None = None
-                             ) -> bool:
+                             status: Literal["answered", "failed"], error: str | None = None,
+                             keep_text: bool = True) -> bool:
         """End the row as answered (who wrote what is cleared: the conversation keeps
-        it) or failed (kept, with the reason, for a retry)."""
+        it) or failed (kept, with the reason, for a retry; without what was written and
+        answered when not `keep_text`, as in a temporary chat)."""
         clear = (", sender = NULL, channel = NULL, body = NULL, reply = NULL"
-                 if status == "answered" else "")
+                 if status == "answered" else
+                 "" if keep_text else f", body = NULL, reply = NULL, kind = '{FORGOTTEN}'")
         async with self._transaction() as db:
             return await db.execute(
                 f"UPDATE processed_inbound SET status = ?, error = ?, owner = NULL, "
@@ -251,7 +286,7 @@ class InboundMixin(StoreBase):
         row = await self._db.fetchrow(
             f"SELECT {_COLUMNS} FROM processed_inbound WHERE platform = ? AND message_id = ?",
             (platform, message_id))
-        return InboundMessage(*row) if row else None
+        return _row(row) if row else None
 
     async def inbound_by_status(self, status: InboundStatus, *, limit: int = 100
                                 ) -> list[InboundMessage]:
@@ -259,7 +294,7 @@ class InboundMixin(StoreBase):
         rows = await self._db.fetch(
             f"SELECT {_COLUMNS} FROM processed_inbound WHERE status = ? "
             "ORDER BY received_at, message_id LIMIT ?", (status, limit))
-        return [InboundMessage(*row) for row in rows]
+        return [_row(row) for row in rows]
 
     async def inbound_counts(self) -> dict[str, int]:
         """Rows not answered yet, by platform and status (`whatsapp_failed`, ...)."""
@@ -273,6 +308,13 @@ class InboundMixin(StoreBase):
         return await self._db.rows(
             "SELECT message_id, status, kind, body, error, received_at FROM processed_inbound "
             "WHERE platform = ? AND sender = ? ORDER BY received_at", (platform, sender))
+
+    async def _purge_inbound(self, db: Queries, cutoff: str) -> int:
+        """Within retention: delete the rows answered or failed before `cutoff` (what a
+        failed one kept of a conversation goes with the conversation's age)."""
+        return await db.execute(
+            "DELETE FROM processed_inbound WHERE status IN ('answered', 'failed') AND "
+            "received_at < ?", (cutoff,))
 
     async def _forget_inbound(self, db: Queries, platform: str, sender: str) -> int:
         """Within forgetting a user: delete their failed rows (the only ones that keep

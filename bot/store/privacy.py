@@ -19,6 +19,8 @@ class PrivacyMixin(StoreBase):
         async def _export_inbound(self, platform: str, sender: str
                                   ) -> list[dict[str, object]]: ...
         async def _forget_inbound(self, db: Queries, platform: str, sender: str) -> int: ...
+
+        async def _purge_inbound(self, db: Queries, cutoff: str) -> int: ...
         async def _export_memories(self, user_id: int) -> dict[str, object]: ...
         async def _forget_memories(self, db: Queries, user_id: int) -> int: ...
         async def _purge_memories(self, db: Queries, cutoff: datetime) -> int: ...
@@ -112,12 +114,13 @@ class PrivacyMixin(StoreBase):
         return counts
 
     async def purge_older_than(self, cutoff: datetime) -> int:
-        """Retention: delete messages and memories older than `cutoff`, then emptied
-        conversations; returns how many messages went."""
+        """Retention: delete messages, memories and finished inbound rows older than
+        `cutoff`, then emptied conversations; returns how many messages went."""
         async with self._transaction() as db:
             deleted = await db.execute(
                 "DELETE FROM messages WHERE created_at < ?", (iso(cutoff),))
             await self._purge_memories(db, cutoff)
+            await self._purge_inbound(db, iso(cutoff))
             await db.execute(
                 "DELETE FROM conversations WHERE closed_at IS NOT NULL AND NOT EXISTS "
                 "(SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id)")

@@ -320,6 +320,15 @@ MIGRATIONS: tuple[tuple[Statement, ...], ...] = (
         "ALTER TABLE impressions ADD COLUMN personalised INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE impressions ADD COLUMN tier TEXT",
     ),
+    (
+        # Issue 26: what answering an inbound message did before its process died, so
+        # the process that takes the row over does not do it again: the user's stored
+        # turn (`user_message_id`; none in a temporary chat) and whether the message was
+        # counted against the quota (`admitted`).
+        "ALTER TABLE processed_inbound ADD COLUMN user_message_id INTEGER "
+        "REFERENCES messages(id) ON DELETE SET NULL",
+        "ALTER TABLE processed_inbound ADD COLUMN admitted INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -29,6 +29,11 @@ class GraphError(Exception):
     """The Graph API refused a request, or kept failing past the retry bound."""
 
 
+class DeliveryUnknown(GraphError):
+    """A message was sent but no answer came back (timeout, connection cut): Meta may
+    have accepted it. Not sent again automatically, which could deliver it twice."""
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """A Retry-After header (seconds, or an HTTP date) as seconds to wait; None if absent
     or unreadable."""
@@ -60,12 +65,16 @@ class GraphClient:
         # How to wait between tries (tests record the waits instead of timing them).
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
-    async def post(self, phone_number_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def post(self, phone_number_id: str, payload: dict[str, Any], *,
+                   idempotent: bool = False) -> dict[str, Any]:
         """POST to /{phone_number_id}/messages; raise GraphError when it cannot.
 
-        429 and 5xx (and network errors) are tried again, up to WHATSAPP_SEND_ATTEMPTS
-        times, after WHATSAPP_RETRY_BASE_SECONDS doubling each time, or after what the
-        answer's Retry-After asks when that is longer. Another 4xx is final."""
+        429 and 5xx, and a connection that could not be made, are tried again, up to
+        WHATSAPP_SEND_ATTEMPTS times, after WHATSAPP_RETRY_BASE_SECONDS doubling each
+        time, or after what the answer's Retry-After asks when that is longer. Another
+        4xx is final. A request that left but got no answer (a timeout, a connection
+        cut) is tried again only when `idempotent`; otherwise it raises DeliveryUnknown
+        (a message sent twice cannot be taken back)."""
         url = f"{self.base}/{phone_number_id}/messages"
         last = ""
         for attempt in range(self.attempts):
@@ -84,8 +93,14 @@ class GraphClient:
                     if resp.status != 429 and resp.status < 500:
                         raise GraphError(f"Graph API refused the message ({last})")
                     asked = retry_after_seconds(resp.headers.get("Retry-After"))
+            except aiohttp.ClientConnectorError as exc:  # never connected: nothing left
+                last = type(exc).__name__
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last = type(exc).__name__
+                if not idempotent and not isinstance(exc, aiohttp.ConnectionTimeoutError):
+                    raise DeliveryUnknown(
+                        f"no answer from the Graph API after the message was sent ({last}): "
+                        "it may have been delivered, so it was not sent again") from exc
             if attempt + 1 == self.attempts:
                 break
             wait = self.backoff * 2 ** attempt
@@ -114,7 +129,7 @@ class GraphClient:
         payload = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id,
                    "typing_indicator": {"type": "text"}}
         try:
-            await self.post(phone_number_id, payload)
+            await self.post(phone_number_id, payload, idempotent=True)  # a receipt, twice: same
         except GraphError as exc:  # cosmetic: never stops the answer
             log.info("could not mark %s read: %s", message_id, exc)
 

@@ -29,8 +29,15 @@ class IncomingMessage:
     text: str | None
 
 
+# What a user does to a message without writing one: a 👍 on an answer is not a question.
+IGNORED_KINDS = frozenset({"reaction"})
+# Media that carry a caption: the caption is the message.
+CAPTIONED_KINDS = frozenset({"image", "video", "document"})
+
+
 def parse_delivery(payload: Any) -> list[IncomingMessage]:
-    """The messages in a webhook payload; statuses and unknown shapes are skipped."""
+    """The messages in a webhook payload; statuses, reactions and unknown shapes are
+    skipped."""
     found: list[IncomingMessage] = []
     if not isinstance(payload, dict):
         return found
@@ -44,10 +51,21 @@ def parse_delivery(payload: Any) -> list[IncomingMessage]:
                 if not isinstance(message_id, str) or not isinstance(sender, str):
                     continue
                 kind = str(message.get("type", "unknown"))
-                body = as_dict(message.get("text")).get("body") if kind == "text" else None
+                if kind in IGNORED_KINDS:
+                    continue
+                body = _readable_text(message, kind)
                 found.append(IncomingMessage(message_id, sender, phone_number_id, kind,
                                              body if isinstance(body, str) else None))
     return found
+
+
+def _readable_text(message: dict[str, Any], kind: str) -> str | None:
+    """What a message says in text: a text's body, a medium's caption; None otherwise."""
+    if kind == "text":
+        text = as_dict(message.get("text")).get("body")
+        return text if isinstance(text, str) else None
+    caption = as_dict(message.get(kind)).get("caption") if kind in CAPTIONED_KINDS else None
+    return caption if isinstance(caption, str) and caption.strip() else None
 
 
 def _list(value: Any) -> list[Any]:

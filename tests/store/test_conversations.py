@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from bot.store import Store
 from tests.support.clock import Clock, StoreOpener
 from tests.support.store import NOW
+from tests.support.whatsapp import until
 
 # Portable: the same tests on SQLite and PostgreSQL -----------------------------------
 
@@ -83,9 +85,25 @@ async def test_a_running_process_sweeps_only_stale_answers(postgres_url: str) ->
         dead = await store.add_message(conv, "assistant", "cut off", status="streaming")
         clock.advance(minutes=11)
         live = await store.add_message(conv, "assistant", "still going", status="streaming")
+        rounds: list[int] = []
+        sweep = store.sweep_interrupted
+
+        async def counted() -> int:  # the real sweep, its rounds counted
+            swept = await sweep()
+            rounds.append(swept)
+            return swept
+
+        store.sweep_interrupted = counted  # type: ignore[method-assign]
         sweeper = asyncio.create_task(_sweep_loop(store, every_s=0.01))
-        await asyncio.sleep(0.3)
+
+        async def three_rounds() -> bool:
+            return len(rounds) >= 3
+
+        await until(three_rounds, "three sweeps")  # each saw both answers
         sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        assert rounds[0] == 1 and sum(rounds) == 1  # the stale one, once; never the live one
         statuses = [(await store.message(m)).status for m in (dead, live)]  # type: ignore[union-attr]
         assert statuses == ["interrupted", "streaming"]
     finally:

@@ -28,7 +28,9 @@ class GraphStub:
     It can fail the first N requests (`fail_first`, `fail_status`), answer the next text
     messages as scripted (`text_failures`: (status, headers) each; under 300 accepts), hold
     requests of a kind ("read" receipts or "text" messages) without answering until
-    `release()`, so that a test can kill the webhook while one is in flight."""
+    `release()`, so that a test can kill the webhook while one is in flight, and cut the
+    connection of the next text messages (`cut_texts`) once it has read them: accepted
+    (`cut` records them), but the answer never reaches the sender."""
 
     received: list[dict[str, Any]] = field(default_factory=list)
     auth: list[str] = field(default_factory=list)
@@ -38,6 +40,8 @@ class GraphStub:
     text_failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     text_attempts: int = 0
     hold: set[str] = field(default_factory=set)
+    cut_texts: int = 0
+    cut: list[dict[str, Any]] = field(default_factory=list)
     held: list[dict[str, Any]] = field(default_factory=list)
     _gate: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -51,6 +55,12 @@ class GraphStub:
             self.held.append(payload)
             await self._gate.wait()  # until released (the caller may be dead by then)
             return web.json_response({"error": {"message": "held"}}, status=503)
+        if kind == "text" and self.cut_texts > 0:
+            self.cut_texts -= 1
+            self.cut.append(payload)
+            assert request.transport is not None
+            request.transport.abort()  # read and accepted; the answer is lost on the way
+            return web.Response()
         if kind == "text":
             self.text_attempts += 1
             status, headers = self.text_failures.pop(0) if self.text_failures else (200, {})
