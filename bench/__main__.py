@@ -47,7 +47,15 @@ def main(argv: list[str] | None = None) -> int:
                                  "top-k before top-p")
     sampling.add_argument("--runs", type=int, default=3, help="runs, alternating")
     sampling.add_argument("--tokens", type=int, default=128, help="tokens per answer")
+    bench("safety", "crisis detection and moderation on tests/data/safety")
     args = parser.parse_args(argv)
+
+    if args.name == "safety":
+        from bench import safety as bench_safety
+
+        figures = bench_safety.run()
+        print(json.dumps(figures) if args.json else bench_safety.table(figures))
+        return 0
 
     if args.name == "sampling":
         from bench import sampling as bench_sampling

@@ -193,7 +193,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["sexual/minors", "self-harm/instructions", "illicit/violent"],
         description="categories refused everywhere; servers cannot allow them")
     moderation_default: list[str] = Field(
-        default_factory=lambda: ["violence", "harassment"],
+        default_factory=lambda: ["violence", "harassment", "illicit", "hate"],
         description="categories refused where a server's admins never chose")
     moderation_input_fail: Literal["closed", "open"] = "closed"
     moderation_output_fail: Literal["closed", "open"] = "open"

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from bot.locales import t
-from bot.safety.topics import CRISIS, fold, matches, mentions_any
+from bot.safety.crisis_patterns import crisis_in
+from bot.safety.normalize import normalize
 
 # Where no country is known and no line speaks the language: a directory of them all.
 INTERNATIONAL = "*"
@@ -60,20 +61,16 @@ class Crisis:
 def detect_crisis(text: str, locale: str = "en") -> Crisis | None:
     """A Crisis when `text` expresses suicidal intent or self-harm, else None.
 
-    The language is the one whose list matched; when several did, the surface's locale
-    (when it is one of them), else the first that matched.
+    Read in its canonical form (`normalize`: case, accents, leetspeak, stretched letters,
+    missing apostrophes) against intent patterns (`crisis_patterns`). The language is
+    the one whose patterns matched; when several did, the surface's locale (when it is
+    one of them), else the first that matched.
     """
-    found: dict[str, list[str]] = {}
-    folded = fold(text)
-    for language, phrases in CRISIS.items():
-        # Every message is checked: one scan says whether to look for which phrases.
-        hits = matches(text, phrases) if mentions_any(folded, phrases) else []
-        if hits:
-            found[language] = hits
+    found = crisis_in(normalize(text))
     if not found:
         return None
     language = locale if locale in found else next(iter(found))
-    return Crisis(language, tuple(phrase for hits in found.values() for phrase in hits))
+    return Crisis(language, tuple(found.values()))
 
 
 def crisis_lines(resources: Sequence[CrisisLine], language: str,

@@ -1,6 +1,6 @@
 """Moderation of what goes into the model and what comes out of it.
 
-One interface, two implementations: the built-in keyword lists (`topics.MODERATION`, the
+One interface, two implementations: the built-in intent patterns (`moderation_patterns`, the
 default) and any endpoint that speaks the OpenAI `/v1/moderations` API
 (`MODERATION_URL`). Which categories are refused is decided here too: the operator's
 floor (`MODERATION_FLOOR`, always refused) plus a server's own choice, or
@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import aiohttp
 
-from bot.safety.topics import MODERATION, moderation_categories
+from bot.safety.moderation_patterns import CATEGORIES
+from bot.safety.topics import moderation_categories
 
 if TYPE_CHECKING:
     from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
-CATEGORIES: tuple[str, ...] = tuple(MODERATION)
+__all__ = ["CATEGORIES", "Moderation", "Verdict"]
 
 
 class ModerationUnavailable(Exception):
@@ -60,7 +61,7 @@ INLINE_CHARS = 500
 
 
 class KeywordModerator:
-    """The built-in lists: transparent, local, English and French."""
+    """The built-in intent patterns: transparent, local, English and French."""
 
     async def classify(self, text: str) -> Verdict:
         """Categories by keyword, off the event loop when the text is long."""

@@ -11,9 +11,12 @@ here, and the tests in tests/test_topics.py say what must and must not match.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+
+from bot.safety.crisis_patterns import crisis_in
+from bot.safety.moderation_patterns import moderation_in
+from bot.safety.normalize import fold, normalize
 
 # Sensitive topics (never next to an ad). Stems end with "*" to match word prefixes.
 SENSITIVE: dict[str, dict[str, tuple[str, ...]]] = {
@@ -86,68 +89,6 @@ SENSITIVE: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-# Crisis: suicidal intent or self-harm in the first person, by language. Narrower than
-# the self_harm topic (which keeps ads away from any mention): these open the answer
-# with crisis lines, so "this joke killed me" or "kill the process" must not match.
-CRISIS: dict[str, tuple[str, ...]] = {
-    "en": ("kill myself", "killing myself", "end my life", "ending my life",
-           "take my own life", "taking my own life", "want to die", "wanna die",
-           "want to be dead", "don't want to live", "dont want to live",
-           "don't want to be alive", "no reason to live", "better off dead", "suicidal",
-           "commit suicide", "committing suicide", "thinking about suicide",
-           "thoughts of suicide", "hurt myself", "hurting myself", "harm myself",
-           "harming myself", "self-harm", "self harm", "cut myself", "cutting myself"),
-    "fr": ("veux me tuer", "vais me tuer", "envie de me tuer", "me suicider", "suicidaire*",
-           "me foutre en l'air",
-           "envie d'en finir", "en finir avec la vie", "en finir avec ma vie",
-           "mettre fin a mes jours", "mettre fin a ma vie", "envie de mourir",
-           "veux mourir", "plus envie de vivre", "me faire du mal", "me mutiler",
-           "automutil*", "me scarifier", "pensees suicidaires"),
-}
-
-# Moderation categories of the built-in moderator (the names the OpenAI moderation API
-# uses), for requests that no answer should serve. Topics above are about ads; these
-# are about refusing. Kept to unambiguous phrases: the endpoint does the subtle cases.
-MODERATION: dict[str, dict[str, tuple[str, ...]]] = {
-    "sexual/minors": {
-        "en": ("child porn*", "child sexual abuse material", "csam", "underage porn*",
-               "sex with a minor", "sex with minors", "sex with a child", "nude children",
-               "naked children", "pedophil*", "paedophil*"),
-        "fr": ("pedopornograph*", "pedophil*", "sexe avec un mineur",
-               "sexe avec une mineure", "sexe avec un enfant", "enfants nus"),
-    },
-    "self-harm/instructions": {
-        "en": ("how to kill myself", "how do i kill myself", "how can i kill myself",
-               "best way to kill myself", "how to commit suicide", "best way to commit suicide",
-               "painless way to die", "how many pills to die", "how many pills to overdose"),
-        "fr": ("comment me suicider", "comment me tuer", "meilleure facon de me suicider",
-               "meilleur moyen de me suicider", "combien de pilules pour mourir",
-               "mourir sans douleur"),
-    },
-    "illicit/violent": {
-        "en": ("make a bomb", "build a bomb", "make a pipe bomb", "make explosives",
-               "make napalm", "make ricin", "make sarin", "make nerve gas", "make meth",
-               "cook meth", "make a ghost gun"),
-        "fr": ("fabriquer une bombe", "faire une bombe", "fabriquer des explosifs",
-               "fabriquer du napalm", "fabriquer de la ricine", "fabriquer de la meth"),
-    },
-    "violence": {
-        "en": ("i will kill you", "i'm going to kill you", "im going to kill you",
-               "shoot up a school", "shoot up the school", "how to kill someone",
-               "how to murder someone"),
-        "fr": ("je vais te tuer", "je vais vous tuer", "comment tuer quelqu'un",
-               "comment assassiner quelqu'un"),
-    },
-    "harassment": {
-        "en": ("kill yourself", "kys", "go die", "you worthless piece of"),
-        "fr": ("suicide-toi", "va mourir", "va crever", "creve", "sale merde"),
-    },
-    "sexual": {
-        "en": ("porn*", "nudes", "explicit sex*", "erotic stor*", "sexting"),
-        "fr": ("porno*", "nudes", "histoire erotique*", "sexe explicite"),
-    },
-}
-
 # Commercial categories a campaign may target instead of (or besides) keywords.
 CATEGORIES: dict[str, dict[str, tuple[str, ...]]] = {
     "food": {
@@ -178,13 +119,6 @@ CATEGORIES: dict[str, dict[str, tuple[str, ...]]] = {
                "exercice*"),
     },
 }
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: what the keyword lists are written in."""
-    # Phones type a typographic apostrophe: "d’en finir" must match "d'en finir".
-    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("\u2019", "'"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _word(keyword: str) -> str:
@@ -226,13 +160,20 @@ def _categories(table: dict[str, dict[str, tuple[str, ...]]], text: str) -> set[
 
 
 def sensitive_topics(text: str) -> set[str]:
-    """The sensitive topics a text touches (any language we have lists for)."""
-    return _categories(SENSITIVE, text)
+    """The sensitive topics a text touches (any language we have lists for).
+
+    "self_harm" also covers every message the crisis detector answers as a crisis: the
+    ads' exclusion asks the crisis patterns themselves, so it contains them all by
+    construction, not by two lists kept in step by hand."""
+    found = _categories(SENSITIVE, text)
+    if crisis_in(normalize(text)):
+        found.add("self_harm")
+    return found
 
 
 def moderation_categories(text: str) -> set[str]:
-    """The built-in moderation categories a text falls in."""
-    return _categories(MODERATION, text)
+    """The built-in moderation categories a text falls in (`moderation_patterns`)."""
+    return moderation_in(normalize(text))
 
 
 def commercial_categories(text: str) -> set[str]:

@@ -33,7 +33,7 @@ def test_everyday_text_is_not_a_crisis(text: str) -> None:
 
 
 def test_the_surface_locale_wins_only_when_it_matched() -> None:
-    both = "suicidal / suicidaire"
+    both = "I am suicidal / je suis suicidaire"
     assert detect_crisis(both, "fr").language == "fr"  # type: ignore[union-attr]
     assert detect_crisis(both, "en").language == "en"  # type: ignore[union-attr]
 
