@@ -236,7 +236,8 @@ class Assistant:
             suggestion.add_done_callback(self._background.discard)
         return Reply(notices=[*notices, *plan.notices], generation=generation,
                      finisher=finisher, user_message_id=user_message, decision=decision,
-                     preface=preface, temporary=state.temporary, suggestion=suggestion)
+                     preface=preface, temporary=state.temporary, suggestion=suggestion,
+                     crisis=crisis is not None)
 
     def _sampling(self, max_tokens: int) -> SamplingParams:
         """The operator's sampling settings, for an answer of at most `max_tokens`."""
@@ -309,8 +310,10 @@ class Assistant:
         enters a prompt, so it cannot change an answer. Nothing is charged until the
         surface calls `self.ads.delivered(offer)`.
         """
-        if reply.decision is None or reply.refusal or reply.temporary:
-            return None  # a temporary chat never reaches ad matching
+        # Never beside a crisis, a refusal or a withheld answer; a temporary chat never
+        # reaches ad matching.
+        if reply.decision is None or reply.refusal or reply.temporary or reply.crisis:
+            return None
         outcome = await reply.outcome()
         if outcome.status != "complete":
             return None

@@ -103,7 +103,7 @@ class Reply:
                  user_message_id: int | None = None,
                  decision: TierDecision | None = None,
                  refusal_reason: str | None = None, preface: str | None = None,
-                 temporary: bool = False,
+                 temporary: bool = False, crisis: bool = False,
                  suggestion: asyncio.Task[Memory | None] | None = None) -> None:
         self.refusal = refusal
         # Temporary chat: nothing of this turn is stored, and it never carries an ad.
@@ -112,6 +112,8 @@ class Reply:
         # surfaces show it with a way to undo it.
         self.suggestion = suggestion
         self.preface = preface  # shown before the answer (the crisis lines), not stored
+        # A crisis answer: no surface shows or charges a sponsored block beside it.
+        self.crisis = crisis
         self.refusal_reason = refusal_reason
         self.decision = decision
         self.notices = list(notices)
