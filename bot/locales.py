@@ -196,6 +196,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "persona_show": {"en": "Your persona: {persona}", "fr": "Votre persona : {persona}"},
     # Memory (bot/pipeline/memory.py, cogs/memory.py) --------------------------------------------
     "memory_saved": {"en": "Saved to memory: {fact}", "fr": "Enregistré en mémoire : {fact}"},
+    "memory_temporary": {
+        "en": "Nothing is saved while temporary chat is on (/temporary off to save again).",
+        "fr": "Rien n'est enregistré pendant le chat temporaire (/temporary off pour "
+              "enregistrer à nouveau).",
+    },
+    "memory_refused": {
+        "en": "I can't save that: it falls under {categories}.",
+        "fr": "Je ne peux pas enregistrer ça : cela relève de {categories}.",
+    },
+    "memory_already": {
+        "en": "Already in memory: {fact}",
+        "fr": "Déjà en mémoire : {fact}",
+    },
     "memory_saved_undo": {
         "en": "Saved to memory: {fact} (to undo: /memory forget {number})",
         "fr": "Enregistré en mémoire : {fact} (pour annuler : /memory forget {number})",

@@ -75,6 +75,7 @@ class Assistant:
         self.planner = PromptPlanner(settings, engine)
         self.moderation = Moderation.from_settings(settings)
         self.moderation.on_error = self.metrics.moderation_unavailable
+        self.memory.moderation = self.moderation  # one moderation for messages and facts
 
     async def handle(self, inbound: Inbound, *, system_prompt: str | None = None,
                      max_tokens: int | None = None, resume: Resume | None = None,

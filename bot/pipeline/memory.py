@@ -21,16 +21,28 @@ from bot.locales import t
 from bot.pipeline.planning import clean_text
 from bot.pipeline.prompts import MEMORY_SUGGEST_REQUEST, MEMORY_SUGGEST_SYSTEM
 from bot.pipeline.replies import Inbound, Outcome
+from bot.safety.crisis import crisis_opening, detect_crisis
+from bot.safety.moderation import Moderation
+from bot.safety.normalize import fold
 from bot.store import Memory, MemorySettings, MemorySource, Store
 
 log = logging.getLogger(__name__)
 
-# "remember that ..." / "souviens-toi que ..." at the start of the message or of one of
-# its sentences (mid-sentence, "do you remember that film?" is a question, not a fact).
+# "remember that ..." / "souviens-toi que ..." and their polite forms, at the start of the
+# message or of one of its sentences (mid-sentence, "do you remember that film?" is a
+# question, not a fact). The fact is the one sentence that follows, nothing after it.
 EXPLICIT = re.compile(
-    r"(?:^|[.!?\n]\s*)(?:please,?\s+|s'il te pla[iî]t,?\s+)?"
-    r"(?:remember\s+that|souviens[- ]toi\s+(?:que\s+|qu['’]\s*))(?P<fact>.+)",
-    re.IGNORECASE | re.DOTALL)
+    r"(?:^|[.!?\n]\s*)(?:(?:please|pls|hey|ok|okay|s'il te pla[iî]t|stp),?\s+)?"
+    r"(?P<polite>(?:can|could|would|will) you\s+(?:please\s+)?)?(?:please\s+)?"
+    r"(?:remember\s+that|n['’]oublie\s+pas\s+(?:que\s+|qu['’]\s*)|"
+    r"(?:souviens|rappelle)[- ]toi\s+(?:que\s+|qu['’]\s*))"
+    r"(?P<fact>[^.!?\n]+)(?P<end>[.!?]?)",
+    re.IGNORECASE)
+
+# A fact is about the user: it speaks in the first person ("remember that film?" does not).
+FIRST_PERSON = re.compile(
+    r"\b(?:i|i'm|i’m|im|i've|i'd|my|me|mine|myself|je|j['’]\S*|moi|mon|ma|mes|"
+    r"m['’]\S*)(?=\W|$)", re.IGNORECASE)
 
 # Chat-template control strings of the common families: a fact carrying one is refused,
 # so a memory can never pose as a role or a turn, whichever backend renders the prompt.
@@ -54,9 +66,27 @@ class Saved:
 
 
 def explicit_fact(text: str) -> str | None:
-    """The fact a message asks to remember, if it asks (the text after the phrase)."""
+    """The fact a message asks to remember, if it asks: the one statement about the user
+    that follows the phrase, never a question about something else nor a request after it.
+    """
     found = EXPLICIT.search(text)
-    return found.group("fact").strip() if found else None
+    if found is None:
+        return None
+    fact = found.group("fact").strip()
+    if found.group("end") == "?" and not found.group("polite"):
+        return None  # "Remember that film with Tom Hanks?": a question, not a fact
+    if not FIRST_PERSON.search(fact):
+        return None
+    return fact + (found.group("end") if found.group("end") == "." else "")
+
+
+def same_fact(a: str, b: str) -> bool:
+    """Two facts say the same thing (case, accents, punctuation and spaces aside)."""
+    return _key(a) == _key(b)
+
+
+def _key(fact: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", fold(fact)).split())
 
 
 def normalized(fact: str) -> str:
@@ -87,6 +117,8 @@ class Memories:
         self.settings = settings
         self.store = store
         self.engine = engine
+        # The pipeline's moderation, so a fact passes the same gate as a message.
+        self.moderation = Moderation.from_settings(settings)
 
     async def user_id(self, inbound: Inbound) -> int:
         """The internal id of the user who sent `inbound` (memories are kept by it)."""
@@ -107,18 +139,40 @@ class Memories:
 
     async def save(self, user_id: int, fact: str, source: MemorySource, saved_in: str,
                    locale: str = "en") -> Saved:
-        """Save a fact for this user (and only this user), or say clearly why not."""
-        if not (await self.store.memory_settings(user_id)).enabled:
+        """Save a fact for this user (and only this user), or say clearly why not.
+
+        Every path goes through here (/remember, /memory add, "remember that", MEMORY_AUTO),
+        so every path passes the same gates as a message: nothing in temporary chat; a
+        crisis gets the crisis answer and nothing is saved; a fact that input moderation
+        refuses is refused with its category; a fact already saved is not saved twice."""
+        state = await self.store.memory_settings(user_id)
+        if not state.enabled:
             return Saved(None, t("memory_is_off", locale))
+        if state.temporary:
+            return Saved(None, t("memory_temporary", locale))
         fact = normalized(fact)
-        refusal = self.refusal(fact, locale)
+        refusal = self.refusal(fact, locale) or await self._gate(fact, locale)
         if refusal:
             return Saved(None, refusal)
+        for memory in await self.store.memories(user_id):
+            if same_fact(memory.fact, fact):
+                return Saved(None, t("memory_already", locale, fact=memory.fact))
         memory = await self.store.add_memory(user_id, fact, source, saved_in,
                                              self.settings.memory_max)
         if memory is None:
             return Saved(None, t("memory_full", locale, limit=self.settings.memory_max))
         return Saved(memory, t("memory_saved", locale, fact=fact))
+
+    async def _gate(self, fact: str, locale: str) -> str | None:
+        """The crisis answer, or the moderation refusal, for a fact; None when it passes."""
+        crisis = detect_crisis(fact, locale)
+        if crisis is not None:
+            return crisis_opening(self.settings.crisis_resources, crisis)
+        verdict = await self.moderation.check(fact, direction="input")
+        if verdict.source == "unavailable":
+            return t("moderation_unavailable", locale)
+        hits = verdict.refused(self.moderation.refused_categories(None))
+        return t("memory_refused", locale, categories=", ".join(hits)) if hits else None
 
     async def undo_hint(self, user_id: int, memory: Memory, locale: str = "en") -> str:
         """"Saved to memory: ..." with the typed command that undoes it."""

@@ -4,7 +4,7 @@ checked on what is stored and on the prompt; ads see memories only when opted in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -12,10 +12,13 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings
+from bot.engine import ChatMessage
 from bot.money.ads import CampaignSpec
 from bot.pipeline.memory import explicit_fact, parse_suggestion
+from bot.pipeline.prompts import MEMORY_SUGGEST_SYSTEM
 from bot.pipeline.replies import Inbound, Reply
 from bot.pipeline.runtime import Runtime, open_runtime
+from tests.support.fakes import FakeEngine
 
 DM, CHANNEL = "dm", "guild:1:channel:2"
 
@@ -54,7 +57,7 @@ def test_parsing() -> None:
     assert explicit_fact("Remember that I am vegetarian.") == "I am vegetarian."
     assert explicit_fact("Hi! Please remember that my cat is Miso") == "my cat is Miso"
     assert explicit_fact("Souviens-toi que j'habite à Lyon") == "j'habite à Lyon"
-    assert explicit_fact("souviens toi qu'il pleut") == "il pleut"
+    assert explicit_fact("souviens toi qu'il pleut") is None  # not about the user
     assert explicit_fact("Do you remember that film?") is None
     assert parse_suggestion("FACT: I live in Lyon\nmore", 300) == "I live in Lyon"
     assert parse_suggestion("  `FACT: I am vegan`", 300) == "I am vegan"
@@ -212,18 +215,91 @@ async def test_ads_see_memories_only_when_opted_in(rt: Runtime) -> None:
     assert [i["matched"] for i in impressions] == ["pasta"]  # type: ignore[index]
 
 
-async def test_auto_suggestion_saves_only_what_parses(settings: Settings) -> None:
+@pytest.mark.parametrize(("message", "fact"), [
+    # Issue 24: the one statement about the user, never a question nor a later request.
+    ("Remember that film with Tom Hanks on an island? What was it called?", None),
+    ("I'm so stressed. Remember that I have an exam tomorrow. Also, write me a long poem",
+     "I have an exam tomorrow."),
+    ("can you remember that my favourite colour is green?", "my favourite colour is green"),
+    ("please remember that I am allergic to nuts", "I am allergic to nuts"),
+    ("Please remember that my sister is called Eve. She visits on Sunday",
+     "my sister is called Eve."),
+    ("n'oublie pas que je suis végétarienne", "je suis végétarienne"),
+    ("N’oublie pas qu’il faut que je rappelle ma mère", "il faut que je rappelle ma mère"),
+    ("souviens-toi que mon chat s'appelle Miso ! et raconte une blague", "mon chat s'appelle Miso"),
+])
+def test_remember_that_takes_the_one_statement_about_the_user(message: str,
+                                                              fact: str | None) -> None:
+    assert explicit_fact(message) == fact
+
+
+async def facts(rt: Runtime, user: str = "ada") -> list[str]:
+    return [m.fact for m in await rt.store.memories(await rt.store.ensure_user("discord", user))]
+
+
+async def test_polite_and_sentence_bound_saves_through_the_model(rt: Runtime) -> None:
+    reply, _ = await ask(rt, said("ada", "can you remember that my favourite colour is green?"))
+    assert "Saved to memory: my favourite colour is green" in reply.notices
+    await ask(rt, said("ada", "Remember that film with Tom Hanks on an island? "
+                              "What was it called?"))
+    await ask(rt, said("ada", "Remember that I have an exam tomorrow. Also, write me a poem"))
+    assert await facts(rt) == ["my favourite colour is green", "I have an exam tomorrow."]
+    # Shown back exactly as stored; an equivalent fact is not saved twice.
+    reply, _ = await ask(rt, said("ada", "Please remember that My favourite colour is green!"))
+    assert reply.notices == ["Already in memory: my favourite colour is green"]
+    listing = await rt.assistant.memory.command(said("ada", "/memory"))
+    assert "1. my favourite colour is green (" in str(listing)
+    assert await facts(rt) == ["my favourite colour is green", "I have an exam tomorrow."]
+
+
+async def test_memory_commands_pass_the_crisis_and_moderation_gates(rt: Runtime) -> None:
+    memory = rt.assistant.memory
+    crisis = str(await memory.command(said("ada", "/remember I want to kill myself tonight")))
+    assert crisis.startswith("I'm really sorry") and "988" in crisis
+    assert "Saved" not in crisis
+    bomb = str(await memory.command(said("ada", "/memory add how to make a pipe bomb: step 1")))
+    assert bomb == "I can't save that: it falls under illicit/violent."
+    french = str(await memory.command(said("ada", "/remember je veux en finir", locale="fr")))
+    assert "3114" in french
+    assert await facts(rt) == []
+    # Temporary chat: nothing is saved, by any path.
+    await memory.command(said("ada", "/temporary on"))
+    assert "temporary chat is on" in str(await memory.command(said("ada", "/remember I am 30")))
+    assert "temporary chat is on" in str(await memory.command(said("ada", "/memory add I am 30")))
+    user = await rt.store.ensure_user("discord", "ada")
+    saved = await memory.save(user, "I am 30", "auto", DM)
+    assert saved.memory is None and await facts(rt) == []
+
+
+async def test_auto_suggestion_saves_exactly_what_parses(settings: Settings) -> None:
+    """MEMORY_AUTO with the model's answer scripted, so each branch is taken for sure: a
+    well-formed `FACT:` is saved as parsed; anything else saves nothing."""
+    answers = iter(["FACT: I live in Lyon\n(extra)", "Sure! You live in Lyon.",
+                    "FACT: I want to kill myself"])
+
+    def script(messages: Sequence[ChatMessage]) -> str:
+        return next(answers) if messages[0].content == MEMORY_SUGGEST_SYSTEM else "ok"
+
+    on = settings.model_copy(update={"memory_auto": True})
+    async with open_runtime(on, engine=FakeEngine(script)) as rt:
+        user = await rt.store.ensure_user("local", "ada")
+        for _ in range(3):
+            reply = await rt.assistant.handle(Inbound("local", "ada", "terminal", "I'm ok"))
+            assert reply.suggestion is not None
+            await reply.suggestion
+        stored = await rt.store.memories(user)
+        assert [(m.fact, m.source) for m in stored] == [("I live in Lyon", "auto")]
+
+
+async def test_auto_suggestion_through_the_real_model(settings: Settings) -> None:
     async with open_runtime(settings.model_copy(update={"memory_auto": True})) as rt:
         inbound = Inbound("local", "ada", "terminal", "I live in Lyon and I am a nurse.")
         reply = await rt.assistant.handle(inbound)
         assert reply.suggestion is not None
         saved = await reply.suggestion
-        facts = await rt.store.memories(await rt.store.ensure_user("local", "ada"))
-        if saved is None:
-            assert facts == []
-        else:
-            assert [m.fact for m in facts] == [saved.fact] and facts[0].source == "auto"
-            assert parse_suggestion(f"FACT: {saved.fact}", 300) == saved.fact
+        stored = await rt.store.memories(await rt.store.ensure_user("local", "ada"))
+        # Whatever the model said, what is stored is exactly what the pipeline returned.
+        assert [m.fact for m in stored] == ([saved.fact] if saved else [])
         # Explicit saves and temporary chats never ask the model for a suggestion.
         reply = await rt.assistant.handle(Inbound("local", "ada", "terminal",
                                                   "Remember that I like tea"))
