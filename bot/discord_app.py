@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections import OrderedDict
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -40,6 +41,10 @@ class CausetteTranslator(app_commands.Translator):
         return None
 
 
+# Users whose locale is remembered at once (a few bytes each).
+USER_LOCALES_KEPT = 100_000
+
+
 class CausetteBot(commands.Bot):
     """The bot: slash commands and a chat listener over the shared runtime."""
 
@@ -58,6 +63,23 @@ class CausetteBot(commands.Bot):
         self.accepting = True
         self.closers = AsyncExitStack()
         self.tree.error(self._on_app_command_error)
+        # Each user's Discord locale from their last interaction: messages carry none, so
+        # mentions and DMs answer in it (crisis lines included), else in the server's.
+        self.user_locales: OrderedDict[int, str] = OrderedDict()
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Remember the locale of whoever interacted (bounded: the newest are kept)."""
+        self.user_locales[interaction.user.id] = str(interaction.locale.value)
+        self.user_locales.move_to_end(interaction.user.id)
+        while len(self.user_locales) > USER_LOCALES_KEPT:
+            self.user_locales.popitem(last=False)
+
+    def message_locale(self, user_id: int, guild: discord.Guild | None) -> tuple[str, str | None]:
+        """The language and country to answer a message in: the user's own remembered
+        locale, falling back to the server's."""
+        known = self.user_locales.get(user_id)
+        return (pick_locale(known, guild.preferred_locale if guild else None),
+                locale_region(known))
 
     @property
     def runtime(self) -> Runtime:

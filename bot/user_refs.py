@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
+
 PLATFORMS = ("discord", "whatsapp", "local")
 USAGE = "use discord:<id>, whatsapp:<phone> or local:<name>"
 
@@ -59,15 +61,15 @@ def normalize_user_ref(value: str) -> str:
     return f"local:{ident}"
 
 
-# Country calling codes of the places the default crisis lines serve; +1 is shared by
-# the United States and Canada, whose lines are the same (988).
-_CALLING_CODES = {"33": "FR", "32": "BE", "41": "CH", "44": "GB", "353": "IE"}
-
-
 def phone_region(number: str) -> str | None:
-    """The country of an international phone number (digits, no +), when it is known."""
-    for length in (3, 2):
-        region = _CALLING_CODES.get(number[:length])
-        if region:
-            return region
-    return None
+    """The country of an international phone number (digits, no +), by the `phonenumbers`
+    library's numbering plans: every country, not a hand-kept list of calling codes."""
+    try:
+        parsed = phonenumbers.parse("+" + number.lstrip("+"))
+    except phonenumbers.NumberParseException:
+        return None
+    # A number outside the known plans (new ranges) still has its calling code's country.
+    region = (phonenumbers.region_code_for_number(parsed)
+              or phonenumbers.region_code_for_country_code(parsed.country_code))
+    # "001" is a non-geographic number; "ZZ" an unknown one.
+    return region if region and region.isalpha() and region != "ZZ" else None

@@ -144,11 +144,11 @@ class ChatCog(commands.Cog, name="Chat"):
             if not may_answer(rules, user_id=str(message.author.id), role_ids=role_ids,
                               channel_chain=channel_chain(message.channel)):
                 return
-        locale = pick_locale(message.guild.preferred_locale if message.guild else None)
+        locale, region = self.bot.message_locale(message.author.id, message.guild)  # type: ignore[attr-defined]
         text, notes = await self._read(message, locale)
         subject = subject_of(message.author, message.guild)
         inbound = Inbound("discord", str(message.author.id), conversation_key(message.channel),
-                          text, locale, subject.role_refs, subject.guild_ref)
+                          text, locale, subject.role_refs, subject.guild_ref, (), region)
         await self.respond(inbound, ChannelSink(message), message.author.id,
                            getattr(message.channel, "id", 0), notes,
                            await self._channel_prompt(message.channel))

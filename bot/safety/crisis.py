@@ -45,6 +45,20 @@ DEFAULT_CRISIS_RESOURCES: list[CrisisLine] = [
                text="Belgique : Centre de Prévention du Suicide, 0800 32 123 (24h/24)"),
     CrisisLine(country="CH", languages=["fr"],
                text="Suisse : La Main Tendue, 143 (24h/24)"),
+    # Shown by country only (the country comes from the Discord locale or the phone
+    # number): no language list, so they never crowd another country's answer.
+    CrisisLine(country="DE", languages=[],
+               text="Deutschland: TelefonSeelsorge, 0800 111 0 111 / 0800 111 0 222 (24/7)"),
+    CrisisLine(country="AT", languages=[], text="Österreich: TelefonSeelsorge, 142 (24/7)"),
+    CrisisLine(country="ES", languages=[],
+               text="España: 024, línea de atención a la conducta suicida (24/7)"),
+    CrisisLine(country="NL", languages=[],
+               text="Nederland: 113 Zelfmoordpreventie, 113 of 0800 0113 (24/7)"),
+    CrisisLine(country="AU", languages=[], text="Australia: Lifeline, 13 11 14 (24/7)"),
+    CrisisLine(country="NZ", languages=[],
+               text="New Zealand: call or text 1737 (24/7)"),
+    CrisisLine(country="BR", languages=[], text="Brasil: CVV, 188 (24h)"),
+    CrisisLine(country="IN", languages=[], text="India: Tele-MANAS, 14416 (24/7)"),
     CrisisLine(country=INTERNATIONAL, languages=["en", "fr"],
                text="Elsewhere / Ailleurs : https://findahelpline.com"),
 ]

@@ -6,6 +6,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.safety.crisis import DEFAULT_CRISIS_RESOURCES, crisis_lines, crisis_opening, detect_crisis
+from bot.user_refs import phone_region
 
 
 @pytest.mark.parametrize(("text", "language"), [
@@ -63,3 +64,39 @@ def test_the_operator_sets_the_lines_as_data(monkeypatch: pytest.MonkeyPatch) ->
                        '[{"country": "DE", "languages": ["de", "en"], "text": "0800 111 0 111"}]')
     settings = load_settings()
     assert crisis_lines(settings.crisis_resources, "en") == ["0800 111 0 111"]
+
+
+@pytest.mark.parametrize(("number", "country", "line"), [
+    ("33612345678", "FR", "3114"), ("14155550100", "US", "988"), ("16135550100", "CA", "988"),
+    ("4915112345678", "DE", "TelefonSeelsorge"), ("61412345678", "AU", "Lifeline"),
+    ("447700900123", "GB", "Samaritans"), ("5511912345678", "BR", "188"),
+])
+def test_the_country_comes_from_the_phone_number(number: str, country: str, line: str) -> None:
+    assert phone_region(number) == country
+    assert line in crisis_lines(DEFAULT_CRISIS_RESOURCES, "en", phone_region(number))[0]
+
+
+def test_a_country_without_a_line_gets_its_language_and_the_directory() -> None:
+    assert phone_region("81312345678") == "JP" and phone_region("999") is None
+    lines = crisis_lines(DEFAULT_CRISIS_RESOURCES, "en", "JP")
+    assert "988" in lines[0] and "findahelpline" in lines[-1]
+
+
+@pytest.mark.parametrize("text", [
+    # Issue 24: missed before, each must now open with the crisis lines.
+    "i want to end it all", "I wish I was dead", "kms", "i wanna kil myself",
+    "I want to kill my self", "nobody would miss me if i was gone",
+    "I have been saving pills to take them all tonight", "je veux en finir",
+    "je veux plus vivre", "je vais me foutre en l air", "je pense au suicide",
+    "I'm better off dead. I can't even cook pasta anymore",
+    "je veux mourir, je n'arrive même plus à cuisiner des pâtes",
+])
+def test_the_issue_phrasings_are_crises(text: str) -> None:
+    assert detect_crisis(text) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "I want to die laughing at this meme", "how do I end my life insurance policy",
+])
+def test_the_issue_false_alarms_are_not(text: str) -> None:
+    assert detect_crisis(text) is None
