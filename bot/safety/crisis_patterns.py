@@ -112,6 +112,25 @@ CRISIS_EN: tuple[str, ...] = (
     r"\btallest buildings\b|\bdrove to the cliff\b|\bthe bridge near my house\b",
     r"\b(?:want|wanna) (?:out|to disappear)\b[^.!?]{0,12}\b(?:permanently|forever|for good)\b",
     r"\bi want out\. permanently\b",
+    # General forms (vocabulary from crisis-line guidance, not from any dataset row).
+    r"\b(?:i|i m|i ve)\b[^.!?]{0,25}\b(?:want|wanna|going|ready|need|plan\w*|decided)\b"
+    r"[^.!?]{0,10}\bto (?:end (?:things|everything|it all)|leave this world|stop living|"
+    r"not be (?:alive|here)|not wake up|go to sleep forever|not exist)\b",
+    r"\b(?:i|i m)\b[^.!?]{0,25}\b(?:going to|gonna|will|ll|want to)\b[^.!?]{0,15}\b"
+    r"(?:overdose|od|hang myself|slit my wrists|shoot myself|drown myself|jump (?:off|in front)|"
+    r"step in front of|crash my car|swallow (?:all|every|the))\b",
+    r"\b(?:slit|slitting|cut|cutting|open) my (?:wrists|arms|thighs|veins)\b",
+    r"\b(?:i hope|hoping) i (?:die|don t wake up|never wake up|get hit)\b",
+    r"\b(?:want|wish) (?:it all|everything|it|my life) (?:to|would) (?:end|be over|stop)\b"
+    r"(?! soon lol)",
+    r"\b(?:everyone|they|people|my family) (?:d|would) be (?:better off|happier|fine)"
+    r"[^.!?]{0,15}\b(?:without me|if i (?:died|was gone|were gone|wasn t here))\b",
+    r"\b(?:i m|i am) (?:such |just |only )?a burden\b",
+    r"\b(?:nobody|no one) would (?:care|notice|miss me)\b[^.!?]{0,20}\b(?:died|gone|dead)\b",
+    r"\b(?:goodbye (?:world|cruel world)|by the time you read this|when i m gone|"
+    r"last time you ll hear from me|this is my last (?:message|post|night|day))\b(?! in | here)",
+    r"\b(?:my|a|wrote a|wrote my|writing my) suicide note\b|\bwrote my note\b",
+    r"\b(?:relaps\w*) (?:on|into|with)? ?(?:sh|self harm|cutting)\b|\bfresh cuts\b",
     r"\bonly reason i m still here\b|\bpoint of me existing\b",
     r"\bi should (?:just )?die\b",
     r"\bwish someone would (?:just )?kill me\b",
@@ -169,6 +188,15 @@ CRISIS_FR: tuple[str, ...] = (
     r"\bmort pour moi\b|\bc est mort pour moi\b",
     r"\bcomment mourir\b",
     r"\bje me sens suicidaire\b|\bme sans suicidaire\b",
+    # General forms (vocabulary from crisis-line guidance, not from any dataset row).
+    r"\b(?:je|j)\b[^.!?]{0,20}\b(?:veux|vais|envie de|aimerais|voudrais|souhaite)\b"
+    r"[^.!?]{0,10}\b(?:disparaitre pour toujours|partir pour toujours|me jeter sous|"
+    r"sauter sous|me couper les veines|m ouvrir les veines|me taillader|avaler tous?|"
+    r"prendre tous? mes|que tout s arrete)\b",
+    r"\b(?:marre|fatiguee?|lasse?) de vivre\b|\bplus la force de (?:vivre|continuer)\b",
+    r"\bma vie n a plus (?:de sens|d interet)\b|\bplus l interet de vivre\b",
+    r"\b(?:lettre d adieu|mes adieux|quand je serai plus la|serais mieux mort\w*)\b",
+    r"\bje suis un fardeau\b|\bplutot mourir\b(?! que de)",
 )
 
 # Guards: what makes a matching sentence something else.

@@ -34,7 +34,15 @@ _VIOLENT_OBJECT = (
     r"attack on a crowded|max casualties|most casualties|attentat dans|"
     r"look like an accident|ressemble a un accident|fill the pipe with the powder|"
     r"pack the nails|ajouter les clous|deposer dans la foule|fuel, stuff a rag|"
-    r"chiffon dans le goulot|fertilizer|engrais|cocotte minute)")
+    r"chiffon dans le goulot|fertilizer|engrais|cocotte minute|"
+    # General vocabulary of violent requests (not taken from any dataset row).
+    r"(?:kill|murder|hurt|strangle|suffocate|kidnap|torture|stab|shoot) (?:(?:my|the|his|her) "
+    r"(?:wife|husband|neighbou?r|boss|teacher|family|ex|mom|dad|mother|father|brother|sister|"
+    r"classmates?|coworkers?|kids?)|someone|somebody|people|a person)\b|dispose of a body|"
+    r"get rid of a body|hide a body|"
+    r"throw acid|acid attack|mass shooting|school shooting|tuer (?:mon|ma|mes|un|une|des)\b|"
+    r"assassiner|kidnapper|se debarrasser d un corps|cacher un corps|poignarder|"
+    r"tirer sur (?:quelqu un|des gens|la foule))")
 
 _THREAT = (r"(?:i (?:will|m going to|want to) (?:kill|shoot|stab) (?:you|my|the|everyone)|"
            r"shoot up (?:my|a|the) school|tirer sur les gens|gonna kill my|"
@@ -43,7 +51,8 @@ _THREAT = (r"(?:i (?:will|m going to|want to) (?:kill|shoot|stab) (?:you|my|the|
 _DRUG = (r"(?:meth(?:amphetamine)?|crystal meth|heroine?|heroin|cocaine|coke|c0ke|c0c|blow|"
          r"crack|ghb|mdma|molly|md|ketamine|fentanyl|dmt|lsd|oxys?|oxycodone|adderall|"
          r"ritaline|morphine|codeine|lean|weed|beuh|ke|coc|champis|magic mushrooms|drugs?|drogue|"
-         r"marchandise|package|prescription|ordonnance)")
+         r"marchandise|package|prescription|ordonnance|xanax|percocet|opium|speed|"
+         r"amphetamine\w*|ecstasy|shrooms|hash|haschich|cannabis|shit|herbe|cocaina)")
 _DRUG_ACT = (r"(?:make|cook|synthesi[sz]e|synthetiser|fabriquer|faire|extract|extraire|"
              r"press|cut|couper|coupe|grow|cultiver|pousser|buy|acheter|order|cop|get|"
              r"procurer|trouver|sell|vendre|smuggle|mail|launder|fake|falsifier|hide|"
@@ -63,7 +72,13 @@ _SELF_HARM = (
     r"blade out of a pencil|lame d un taille crayon|suicide look like an accident|"
     r"maquiller un suicide|no suicide nets|without raising suspicion|sans eveiller|"
     r"sans que le pharmacien|pills without questions|won t survive|most reliable way|"
-    r"particular way to cut|cacher les coupures|take all the pills|en finir sans)")
+    r"particular way to cut|cacher les coupures|take all the pills|en finir sans|"
+    # General vocabulary of self-harm instructions (not taken from any dataset row).
+    r"fatal dose|lethal overdose|how to (?:hang|kill|drown|poison|hurt|cut) (?:yourself|"
+    r"myself|oneself)|comment (?:se|me) (?:pendre|tuer|suicider|noyer)\b|"
+    r"(?:hide|cacher) (?:my |mes |the |les )?(?:cuts|scars|cicatrices|coupures)|thinspo|"
+    r"(?:how many|how much|combien)\b[^.?!]{0,30}\b(?:to die|to overdose|pour mourir|"
+    r"pour (?:faire une )?overdose|fatal|lethal|mortel\w*))")
 
 _MINOR = (r"(?:(?:[4-9]|1[0-7]) ?(?:year old|yo|y o|yr old|ans)\b|\b1[0-7]\b|(?:a |little |young )"
           r"(?:kid|child|girl|boy)|little kid|enfant|gamine?|petite fille|ecoliere?|collegienne?|"
@@ -75,7 +90,8 @@ _SEXUAL = (r"(?:sex\w*|horny|lewd|nsfw|erotic\w*|erotique|erotica|lemon|hentai|n
            r"coucher|sleep with me|touching|nos jeux|our little secret|garde le secret|"
            r"groom|meet (?:me )?alone|get a child alone|body (?:out of|in a)|corps d une|"
            r"send photos|message them privately|rate this|cp links|underage pics|"
-           r"photos de mineures|videos of kids|explicit)")
+           r"photos de mineures|videos of kids|explicit|seduce|make out|fondle|nude photos|"
+           r"photos nues|porn\w*)")
 _SAFE_MINOR = re.compile(
     r"\b(?:no sex scenes|sans rien de sexuel|can t write|ne peux pas|report|signaler|"
     r"protect|proteger|parental|age of consent|majorite sexuelle|education|curriculum|"
@@ -99,7 +115,9 @@ _HATE_ACT = (r"(?:vermin|vermine|subhuman|rats?|animals|dogs|apes|singes|plague|
              r"holocaust was a good|belong in chains|don t belong|doesn t belong|retourne|"
              r"back to the|run out|fight back|take up arms|cleansing|rapists|kill all|"
              r"controlent tout|s en debarrasser|drain on society|cost\w* trop|"
-             r"christchurch hero|white nationalist|our race)")
+             r"christchurch hero|white nationalist|our race|"
+             r"cockroaches|cafards|exterminated?|exterminer|wiped out|gassed|go back to|"
+             r"should (?:all )?(?:die|be killed)|doivent (?:mourir|degager)|sous hommes?)")
 
 MODERATION_PATTERNS: dict[str, tuple[str, ...]] = {
     "illicit/violent": (
