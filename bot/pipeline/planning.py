@@ -8,6 +8,7 @@ cut with a note when it alone is too long. Runs off the event loop: it tokenizes
 
 from __future__ import annotations
 
+import itertools
 import json
 import unicodedata
 from collections.abc import Sequence
@@ -19,8 +20,11 @@ from bot.locales import t
 from bot.pipeline.prompts import MEMORY_LINE, MEMORY_TEMPLATE, PERSONA_TEMPLATE, TRUNCATION_MARKER
 from bot.store import StoredMessage
 
-# History is dropped this many turns at a time when it no longer fits.
+# History is dropped this many turns at a time when it no longer fits (whole exchanges).
 HISTORY_TRIM_STEP = 6
+
+# Turns that never reach the model again: unanswered, refused or withdrawn.
+_SKIPPED = ("streaming", "failed", "refused", "moderated")
 
 
 @dataclass
@@ -46,6 +50,23 @@ def with_persona(system_prompt: str, persona: str | None) -> str:
     """The system prompt with the user's persona appended, when they set one."""
     return PERSONA_TEMPLATE.format(system=system_prompt, persona=persona) if persona else (
         system_prompt)
+
+
+def exchanges(history: Sequence[StoredMessage]) -> list[ChatMessage]:
+    """The history as whole exchanges, a user turn then its answer, oldest first.
+
+    A turn that failed, was refused or moderated, or is empty takes the other half of its
+    exchange with it: most chat templates (Mistral, Gemma, Llama 2...) refuse two user
+    turns in a row, and an answer without its question misleads the model anyway."""
+    turns = [ChatMessage(turn.role, clean_text(turn.content))
+             if turn.status not in _SKIPPED and clean_text(turn.content).strip() else None
+             for turn in history]
+    kept: list[ChatMessage] = []
+    for question, answer in itertools.pairwise(turns):
+        if (question is not None and answer is not None and question.role == "user"
+                and answer.role == "assistant"):
+            kept += [question, answer]
+    return kept
 
 
 class PromptPlanner:
@@ -110,9 +131,7 @@ class PromptPlanner:
         overhead = self.message_overhead(system)
         history_budget = budget - used if history_tokens is None else min(
             budget - used, history_tokens)
-        usable = [ChatMessage(turn.role, clean_text(turn.content)) for turn in history
-                  if turn.status not in ("streaming", "failed", "refused", "moderated")
-                  and clean_text(turn.content).strip()]
+        usable = exchanges(history)
         costs = [self.engine.count_tokens(m.content) + overhead for m in usable]
         # Start at a multiple of HISTORY_TRIM_STEP turns: the start then stays put for
         # several turns, so the prompt's prefix (and the KV the engine keeps for this
@@ -125,7 +144,8 @@ class PromptPlanner:
         chosen = usable[start:]
         messages = [system, *chosen, current]
         # Token counts of parts need not add up exactly; the whole prompt is the truth.
-        while len(messages) > 2 and self.engine.prompt_tokens(messages) > budget:
-            del messages[1]
+        # Whole exchanges go, so the roles still alternate.
+        while len(messages) > 3 and self.engine.prompt_tokens(messages) > budget:
+            del messages[1:3]
         return PromptPlan(messages=messages, history_used=len(messages) - 2, notices=notices,
                           memories_used=len(facts))
