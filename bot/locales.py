@@ -436,6 +436,59 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "This command only works in a server.",
         "fr": "Cette commande ne fonctionne que sur un serveur.",
     },
+    # Knowledge (issue 29): a server's own documents.
+    "knowledge_added": {
+        "en": "Added {name}: {passages} passages indexed. Questions asked here can now "
+              "be answered from it.",
+        "fr": "{name} ajouté : {passages} passages indexés. Les questions posées ici "
+              "peuvent maintenant s'appuyer dessus.",
+    },
+    "knowledge_bad_kind": {
+        "en": "I can't read {name}: send a text (.txt), Markdown (.md) or PDF (.pdf) file.",
+        "fr": "Je ne peux pas lire {name} : envoyez un fichier texte (.txt), Markdown (.md) "
+              "ou PDF (.pdf).",
+    },
+    "knowledge_too_big": {
+        "en": "{name} is too large ({size:,} bytes; the limit is {limit:,}).",
+        "fr": "{name} est trop volumineux ({size:,} octets ; la limite est de {limit:,}).",
+    },
+    "knowledge_unreadable": {
+        "en": "I couldn't find any text in {name}: is it a scanned PDF or an empty file?",
+        "fr": "Je n'ai trouvé aucun texte dans {name} : est-ce un PDF scanné ou un "
+              "fichier vide ?",
+    },
+    "knowledge_full": {
+        "en": "This server already has {limit} documents: remove one first "
+              "(/knowledge remove).",
+        "fr": "Ce serveur a déjà {limit} documents : retirez-en un d'abord "
+              "(/knowledge remove).",
+    },
+    "knowledge_none": {
+        "en": "No documents yet. Admins add them with /knowledge add.",
+        "fr": "Aucun document pour l'instant. Les admins en ajoutent avec /knowledge add.",
+    },
+    "knowledge_title": {"en": "Documents I answer from here:",
+                        "fr": "Documents sur lesquels je m'appuie ici :"},
+    "knowledge_item": {
+        "en": "{number}. {name} ({passages} passages, {chars:,} characters)",
+        "fr": "{number}. {name} ({passages} passages, {chars:,} caractères)",
+    },
+    "knowledge_no_such": {
+        "en": "There is no document number {number} (there are {count}); see /knowledge list.",
+        "fr": "Il n'y a pas de document numéro {number} (il y en a {count}) ; voyez "
+              "/knowledge list.",
+    },
+    "knowledge_removed": {"en": "Removed {name} and its passages.",
+                          "fr": "{name} et ses passages ont été retirés."},
+    "knowledge_sources": {"en": "Sources: {sources}", "fr": "Sources : {sources}"},
+    "knowledge_usage": {
+        "en": "Usage: /knowledge add FILE | list | remove N",
+        "fr": "Usage : /knowledge add FICHIER | list | remove N",
+    },
+    "knowledge_no_file": {
+        "en": "I can't open {name}: {why}",
+        "fr": "Je ne peux pas ouvrir {name} : {why}",
+    },
 }
 
 # Discord command names (lower case, no spaces) and descriptions in French.

@@ -20,6 +20,7 @@ from bot.engine import (
     GenerationResult,
     SamplingParams,
 )
+from bot.knowledge import Knowledge, space_of
 from bot.locales import t
 from bot.metrics import Metrics
 from bot.money.ads import AdContext, AdOffer, Ads
@@ -70,6 +71,7 @@ class Assistant:
         self.ads = Ads(settings, store, self.metrics)
         self.privacy = Privacy(settings, store)
         self.memory = Memories(settings, store, engine)
+        self.knowledge = Knowledge(settings, store)
         self._finishers: set[asyncio.Task[Outcome]] = set()
         self._background: set[asyncio.Task[object]] = set()  # MEMORY_AUTO suggestions
         self.planner = PromptPlanner(settings, engine)
@@ -169,6 +171,8 @@ class Assistant:
                                                      clean_text(inbound.text))
         # A crisis answer's prompt is the safety prompt alone: no memory in it.
         facts = [] if crisis else await self.memory.for_prompt(user_id, state)
+        passages = [] if crisis else await self.knowledge.find(
+            space_of(inbound.platform, inbound.guild_ref), clean_text(inbound.text))
 
         system = system_prompt or self.settings.system_prompt
         preface = None
@@ -183,7 +187,10 @@ class Assistant:
             plan = await asyncio.to_thread(
                 lambda: self.planner.plan(system, history, clean_text(inbound.text), lang,
                                           tier.spec.context_tokens, memories=facts,
-                                          memory_tokens=tier.spec.memory_tokens))
+                                          memory_tokens=tier.spec.memory_tokens,
+                                          knowledge=[(self.knowledge.source(p), p.body)
+                                                     for p in passages],
+                                          knowledge_tokens=tier.spec.knowledge_tokens))
             waiting = self.engine.queue_depth  # requests ahead of this one
             generation = self.engine.submit(
                 plan.messages, params, tier.spec.priority,
@@ -221,7 +228,8 @@ class Assistant:
             suggestion.add_done_callback(self._background.discard)
         return Reply(notices=[*notices, *plan.notices], generation=generation,
                      finisher=finisher, user_message_id=user_message, decision=decision,
-                     preface=preface, temporary=state.temporary, suggestion=suggestion)
+                     preface=preface, temporary=state.temporary, suggestion=suggestion,
+                     sources=self.knowledge.sources(passages[:plan.knowledge_used], lang))
 
     def _sampling(self, max_tokens: int) -> SamplingParams:
         """The operator's sampling settings, for an answer of at most `max_tokens`."""

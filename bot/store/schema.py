@@ -313,6 +313,47 @@ MIGRATIONS: tuple[tuple[Statement, ...], ...] = (
         "ALTER TABLE messages ADD COLUMN first_token_ms INTEGER",
         "ALTER TABLE messages ADD COLUMN queue_depth INTEGER",
     ),
+    (
+        # A server's own documents (issue 29), per space: "discord:<guild>", "local"
+        # (the terminal) or "whatsapp". Passages are indexed by the database's own full
+        # text search: FTS5 (kept by triggers) on SQLite, a tsvector column on PostgreSQL.
+        """CREATE TABLE knowledge_docs (
+            id INTEGER PRIMARY KEY,
+            space TEXT NOT NULL,
+            title TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            chars INTEGER NOT NULL,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            UNIQUE (space, title))""",
+        """CREATE TABLE knowledge_chunks (
+            id INTEGER PRIMARY KEY,
+            doc_id INTEGER NOT NULL REFERENCES knowledge_docs(id) ON DELETE CASCADE,
+            space TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            section TEXT NOT NULL,
+            body TEXT NOT NULL)""",
+        "CREATE INDEX knowledge_chunks_by_doc ON knowledge_chunks (doc_id, position)",
+        {
+            "sqlite": "CREATE VIRTUAL TABLE knowledge_fts USING fts5(section, body, "
+                      "content='knowledge_chunks', content_rowid='id', "
+                      "tokenize='porter unicode61 remove_diacritics 2')",
+            "postgresql": "ALTER TABLE knowledge_chunks ADD COLUMN tsv tsvector GENERATED "
+                          "ALWAYS AS (to_tsvector('english', section || ' ' || body)) STORED",
+        },
+        {
+            "sqlite": """CREATE TRIGGER knowledge_chunks_indexed AFTER INSERT ON knowledge_chunks
+                BEGIN INSERT INTO knowledge_fts (rowid, section, body)
+                VALUES (new.id, new.section, new.body); END""",
+            "postgresql": "CREATE INDEX knowledge_chunks_tsv ON knowledge_chunks USING GIN (tsv)",
+        },
+        {
+            "sqlite": """CREATE TRIGGER knowledge_chunks_unindexed AFTER DELETE ON knowledge_chunks
+                BEGIN INSERT INTO knowledge_fts (knowledge_fts, rowid, section, body)
+                VALUES ('delete', old.id, old.section, old.body); END""",
+        },
+        "CREATE INDEX knowledge_chunks_by_space ON knowledge_chunks (space)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -323,11 +364,13 @@ TABLES: tuple[str, ...] = (
     "campaigns",
     "impressions", "clicks", "guild_ads", "ad_preferences", "processed_inbound",
     "guild_moderation", "memories", "memory_settings", "web_sessions", "web_login_failures",
+    "knowledge_docs", "knowledge_chunks",
 )
 # Tables whose `id` the database assigns (so copying must move the counter past them).
 GENERATED_IDS: tuple[str, ...] = (
     "users", "conversations", "messages", "tier_grants", "audit_log", "campaigns",
     "impressions", "clicks", "memories", "advertisers", "web_login_failures",
+    "knowledge_docs", "knowledge_chunks",
 )
 
 SCHEMA_VERSION_TABLE = {
