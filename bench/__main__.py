@@ -47,7 +47,18 @@ def main(argv: list[str] | None = None) -> int:
                                  "top-k before top-p")
     sampling.add_argument("--runs", type=int, default=3, help="runs, alternating")
     sampling.add_argument("--tokens", type=int, default=128, help="tokens per answer")
+    knowledge = bench("knowledge", "the server's-documents search: hit rate on 112 "
+                                   "questions over public licences, latency")
+    knowledge.add_argument("--database-url", default=None,
+                           help="an empty PostgreSQL database (default: a temporary SQLite)")
     args = parser.parse_args(argv)
+
+    if args.name == "knowledge":
+        from bench import knowledge as bench_knowledge
+
+        figures = bench_knowledge.main(args.database_url)
+        print(json.dumps(figures) if args.json else bench_knowledge.table(figures))
+        return 0
 
     if args.name == "sampling":
         from bench import sampling as bench_sampling
