@@ -644,6 +644,16 @@ COMMAND_FR: dict[str, str] = {
         "Discussion temporaire : rien d'enregistré, sans mémoire, sans annonces",
     "block": "bloquer",
     "clear": "effacer",
+    "knowledge": "connaissances",
+    "remove": "retirer",
+    "Documents Causette answers from in this server":
+        "Documents sur lesquels Causette s'appuie dans ce serveur",
+    "Add a text, Markdown or PDF document": "Ajouter un document texte, Markdown ou PDF",
+    "document": "document",
+    "A .txt, .md or .pdf file": "Un fichier .txt, .md ou .pdf",
+    "The documents Causette answers from here": "Les documents utilisés ici par Causette",
+    "Remove a document (its number in the list)": "Retirer un document (son numéro dans la liste)",
+    "The document's number in /knowledge list": "Le numéro du document dans /knowledge list",
 }
 
 
