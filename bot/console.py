@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 from bot.locales import t
@@ -26,6 +27,8 @@ HELP = """Commands:
   /memory [list|add FACT|forget N|clear|off|on]
                               what Causette remembers about you, in your hands
   /temporary on|off           temporary chat: nothing stored, no memory, no ads
+  /knowledge [add FILE|list|remove N]
+                              documents (.txt, .md, .pdf) answers here draw on
   /help                       show this help
   /quit                       leave (Ctrl-D works too)
 Anything else is sent to the assistant. Ctrl-C stops an answer in progress."""
@@ -119,6 +122,8 @@ async def _show(reply: Reply, io: ConsoleIO) -> bool:
         if outcome.status == "cancelled":
             out.write(" [stopped]")
         out.write("\n")
+        if outcome.sources and outcome.shown_text != outcome.text:
+            out.write(f"{outcome.sources}\n")
     else:
         outcome = await reply.outcome()
         if outcome.shown_text.strip():
@@ -127,6 +132,24 @@ async def _show(reply: Reply, io: ConsoleIO) -> bool:
         out.write(f"[{outcome.note()}]\n")
     out.flush()
     return outcome.status != "failed"
+
+
+async def _knowledge(assistant: Assistant, inbound: Inbound, rest: str) -> str:
+    """/knowledge add FILE | list | remove N, on the terminal's own documents."""
+    action, _, argument = rest.strip().partition(" ")
+    library, lang, space = assistant.knowledge, inbound.locale, inbound.platform
+    if action == "add" and argument.strip():
+        path = Path(argument.strip())
+        try:
+            data = await asyncio.to_thread(lambda: path.expanduser().read_bytes())
+        except OSError as exc:
+            return t("knowledge_no_file", lang, name=path, why=exc.strerror or exc)
+        return await library.add(space, path.name, data, inbound.user_ref, lang)
+    if action == "list":
+        return await library.listing(space, lang)
+    if action == "remove" and argument.strip().isdigit():
+        return await library.remove(space, int(argument), lang)
+    return t("knowledge_usage", lang)
 
 
 async def _command(assistant: Assistant, inbound: Inbound,
@@ -161,6 +184,8 @@ async def _command(assistant: Assistant, inbound: Inbound,
         else:
             out.write("Usage: /ads personalize on|off (ads match only your current message "
                       "unless it is on).\n")
+    elif name == "/knowledge":
+        out.write(await _knowledge(assistant, inbound, rest) + "\n")
     elif name == "/summarize":
         count = int(rest) if rest.strip().isdigit() else 20
         limit = min(count, assistant.settings.summarize_max_messages)

@@ -144,6 +144,8 @@ def passages_of(text: str, *, markdown: bool, default: str = "") -> list[tuple[s
         if markdown and lines and _MD_HEADING.match(lines[0].strip()):
             lines = lines[1:]
         paragraph = " ".join(" ".join(ln.split()) for ln in lines)
+        if title is not None and paragraph == " ".join(title.split()):
+            continue  # a title alone: it labels what follows, it is no passage itself
         for piece in _split_long(paragraph) if paragraph else []:
             if current and len(current) + len(piece) > PASSAGE_CHARS:
                 flush()
