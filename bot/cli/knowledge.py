@@ -44,12 +44,13 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
 def register(subs: argparse._SubParsersAction[Any]) -> None:
     """`causette knowledge add|list|remove`."""
     knowledge = subs.add_parser("knowledge", help="documents answers draw on (per space)")
-    knowledge.add_argument("--space", default="whatsapp",
-                           help="whatsapp (default), local (the terminal) or discord:<guild>")
     knowledge_subs = knowledge.add_subparsers(dest="knowledge_command", required=True)
     add = knowledge_subs.add_parser("add", help="index a .txt, .md or .pdf file")
     add.add_argument("file")
-    knowledge_subs.add_parser("list", help="the space's documents, numbered")
+    listed = knowledge_subs.add_parser("list", help="the space's documents, numbered")
     remove = knowledge_subs.add_parser("remove", help="remove document N of the list")
     remove.add_argument("number", type=int)
+    for sub in (add, listed, remove):
+        sub.add_argument("--space", default="whatsapp",
+                         help="whatsapp (default), local (the terminal) or discord:<guild>")
     knowledge.set_defaults(func=cmd_knowledge)

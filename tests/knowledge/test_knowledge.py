@@ -136,7 +136,7 @@ def test_causette_knowledge_cli(tmp_path: Path, settings: Settings) -> None:
     added = causette("add", str(rules))
     assert added.returncode == 0 and "Added rules.md: 2 passages" in added.stdout
     assert "1. rules.md" in causette("list").stdout
-    assert "No documents yet" in causette("--space", "local", "list").stdout
+    assert "No documents yet" in causette("list", "--space", "local").stdout
     missing = causette("add", str(tmp_path / "nope.md"))
     assert missing.returncode == 1 and "cannot read" in missing.stdout
     assert causette("remove", "1").stdout.startswith("Removed rules.md")
