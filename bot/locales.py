@@ -489,6 +489,62 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "I can't open {name}: {why}",
         "fr": "Je ne peux pas ouvrir {name} : {why}",
     },
+    # Reminders (issue 29).
+    "reminder_set": {
+        "en": "⏰ I'll remind you on {when}: {task}",
+        "fr": "⏰ Je vous le rappellerai le {when} : {task}",
+    },
+    "reminder_no_time": {
+        "en": "I couldn't find when in that: say e.g. \"remind me tomorrow at 9 to call the "
+              "bank\" or \"in 2 hours to stretch\".",
+        "fr": "Je n'ai pas trouvé quand : dites par ex. « rappelle-moi demain à 9h d'appeler "
+              "la banque » ou « dans 2 heures de m'étirer ».",
+    },
+    "reminder_no_task": {
+        "en": "Remind you of what? Add it after the time, e.g. \"tomorrow at 9 to call the "
+              "bank\".",
+        "fr": "Vous rappeler quoi ? Ajoutez-le après l'heure, par ex. « demain à 9h "
+              "d'appeler la banque ».",
+    },
+    "reminder_past": {
+        "en": "{when} has already passed: give a time to come.",
+        "fr": "{when} est déjà passé : donnez un moment à venir.",
+    },
+    "reminder_limit": {
+        "en": "You already have {limit} reminders to come, the most your plan allows: "
+              "cancel one first (/reminders).",
+        "fr": "Vous avez déjà {limit} rappels à venir, le maximum de votre offre : "
+              "annulez-en un d'abord (/reminders).",
+    },
+    "reminder_whatsapp_window": {
+        "en": "On WhatsApp I can only write to you within 24 hours of your last message; "
+              "later than that, the reminder comes as a short template message.",
+        "fr": "Sur WhatsApp, je ne peux vous écrire que dans les 24 heures suivant votre "
+              "dernier message ; au-delà, le rappel arrive sous forme de message modèle.",
+    },
+    "reminders_none": {"en": "No reminders to come.", "fr": "Aucun rappel à venir."},
+    "reminders_title": {"en": "Your reminders to come:", "fr": "Vos rappels à venir :"},
+    "reminder_no_such": {
+        "en": "There is no reminder number {number}; see /reminders.",
+        "fr": "Il n'y a pas de rappel numéro {number} ; voyez /reminders.",
+    },
+    "reminder_cancelled": {"en": "Cancelled: {task}", "fr": "Annulé : {task}"},
+    "reminder_due": {"en": "⏰ Reminder: {task}", "fr": "⏰ Rappel : {task}"},
+    "reminder_late": {"en": "(late by {late})", "fr": "(en retard de {late})"},
+    "timezone_unknown": {
+        "en": "I don't know the time zone {name}: use a name like Europe/Paris or "
+              "America/New_York.",
+        "fr": "Je ne connais pas le fuseau {name} : utilisez un nom comme Europe/Paris ou "
+              "America/New_York.",
+    },
+    "timezone_set": {
+        "en": "Your time zone is now {name} (it is {now} there).",
+        "fr": "Votre fuseau horaire est maintenant {name} (il y est {now}).",
+    },
+    "timezone_show": {
+        "en": "Your reminders use the time zone {name}; change it with /timezone ZONE.",
+        "fr": "Vos rappels utilisent le fuseau {name} ; changez-le avec /timezone FUSEAU.",
+    },
 }
 
 # Discord command names (lower case, no spaces) and descriptions in French.

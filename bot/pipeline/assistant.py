@@ -35,6 +35,7 @@ from bot.pipeline.prompts import (
     TRANSLATE_SYSTEM,
 )
 from bot.pipeline.replies import EMPTY_ANSWER, Inbound, Outcome, Reply
+from bot.reminders import Reminders, is_reminder_request
 from bot.safety.crisis import Crisis, crisis_opening, detect_crisis
 from bot.safety.moderation import Moderation, OutputWatch
 from bot.store import MemorySettings, MessageStatus, Store, StoredMessage
@@ -72,6 +73,7 @@ class Assistant:
         self.privacy = Privacy(settings, store)
         self.memory = Memories(settings, store, engine)
         self.knowledge = Knowledge(settings, store)
+        self.reminders = Reminders(settings, store, self.tiers)
         self._finishers: set[asyncio.Task[Outcome]] = set()
         self._background: set[asyncio.Task[object]] = set()  # MEMORY_AUTO suggestions
         self.planner = PromptPlanner(settings, engine)
@@ -99,6 +101,9 @@ class Assistant:
             refusal = await self._screen(inbound, readable, refused, state.temporary)
             if refusal is not None:
                 return self._refuse(refusal)
+            if is_reminder_request(readable):  # read by code, confirmed; no model
+                said = await self.reminders.command(inbound)
+                return Reply(refusal=said, refusal_reason="reminder")
         decision = await self.tiers.resolve(inbound.subject)
         tier = decision.tier
         admission = await self.tiers.admit(inbound.user_ref, tier, lang, quota=crisis is None)

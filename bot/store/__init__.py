@@ -10,6 +10,7 @@ from bot.store.core import Store
 from bot.store.guilds import GuildRule
 from bot.store.knowledge import KnowledgeDoc, Passage
 from bot.store.memories import Memory, MemorySettings, MemorySource
+from bot.store.reminders import Reminder
 from bot.store.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.store.tiers import AuditEntry, TierGrant
 from bot.store.web import DayFigures, DaySpeed, WebRole, WebSession
@@ -17,6 +18,7 @@ from bot.store.web import DayFigures, DaySpeed, WebRole, WebSession
 __all__ = [
     "MIGRATIONS", "SCHEMA_VERSION", "Advertiser", "AuditEntry", "Campaign", "CampaignDay",
     "DayFigures", "DaySpeed", "GuildRule", "KnowledgeDoc",
-    "Memory", "MemorySettings", "MemorySource", "MessageStatus", "Passage", "Role", "Store",
+    "Memory", "MemorySettings", "MemorySource", "MessageStatus", "Passage", "Reminder", "Role",
+    "Store",
     "StoreError", "StoredMessage", "TierGrant", "WebRole", "WebSession", "iso", "utc_now",
 ]

@@ -354,6 +354,34 @@ MIGRATIONS: tuple[tuple[Statement, ...], ...] = (
         },
         "CREATE INDEX knowledge_chunks_by_space ON knowledge_chunks (space)",
     ),
+    (
+        # Reminders (issue 29): delivered once, by whichever process claims them first
+        # (`owner` until `lease_until`, as processed_inbound does); due_at is UTC.
+        """CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            platform TEXT NOT NULL,
+            target TEXT NOT NULL,
+            text TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            locale TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('pending', 'delivering', 'delivered', 'cancelled', 'failed')),
+            owner TEXT,
+            lease_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT)""",
+        """CREATE INDEX reminders_due ON reminders (platform, due_at)
+            WHERE status IN ('pending', 'delivering')""",
+        "CREATE INDEX reminders_by_user ON reminders (user_id, status)",
+        # The time zone a user chose with /timezone (else their locale's is used).
+        """CREATE TABLE user_timezones (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            timezone TEXT NOT NULL,
+            set_at TEXT NOT NULL)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -364,13 +392,13 @@ TABLES: tuple[str, ...] = (
     "campaigns",
     "impressions", "clicks", "guild_ads", "ad_preferences", "processed_inbound",
     "guild_moderation", "memories", "memory_settings", "web_sessions", "web_login_failures",
-    "knowledge_docs", "knowledge_chunks",
+    "knowledge_docs", "knowledge_chunks", "reminders", "user_timezones",
 )
 # Tables whose `id` the database assigns (so copying must move the counter past them).
 GENERATED_IDS: tuple[str, ...] = (
     "users", "conversations", "messages", "tier_grants", "audit_log", "campaigns",
     "impressions", "clicks", "memories", "advertisers", "web_login_failures",
-    "knowledge_docs", "knowledge_chunks",
+    "knowledge_docs", "knowledge_chunks", "reminders",
 )
 
 SCHEMA_VERSION_TABLE = {
