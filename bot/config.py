@@ -161,6 +161,8 @@ class Settings(BaseSettings):
     reminder_timezone: str = Field("UTC", description="zone of users who chose none")
     reminder_poll_seconds: float = Field(5.0, gt=0, le=3600,
                                          description="how often due reminders are looked for")
+    reminder_late_seconds: int = Field(
+        60, ge=1, le=86_400, description="a reminder sent later than this says how late")
     reminder_lease_seconds: int = Field(
         60, ge=5, le=86_400, description="a claimed reminder's hold, past which another "
         "process may deliver it")

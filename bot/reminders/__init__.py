@@ -29,8 +29,6 @@ __all__ = ["ParsedReminder", "Reminders", "is_reminder_request", "parse_reminder
 
 log = logging.getLogger(__name__)
 
-# A reminder sent later than this after its time says "late by ...".
-LATE_AFTER = timedelta(minutes=1)
 # A delivery that failed this many times is given up (and stays listed in exports).
 MAX_ATTEMPTS = 5
 # The zone of a user who never chose one, by their locale.
@@ -154,7 +152,7 @@ class Reminders:
         """What is sent: the task, and how late when it is late."""
         text = t("reminder_due", reminder.locale, task=reminder.text)
         late = now - datetime.fromisoformat(reminder.due_at)
-        if late > LATE_AFTER:
+        if late > timedelta(seconds=self.settings.reminder_late_seconds):
             text += " " + t("reminder_late", reminder.locale, late=duration(late))
         return text
 
