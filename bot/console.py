@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -27,6 +28,10 @@ HELP = """Commands:
   /memory [list|add FACT|forget N|clear|off|on]
                               what Causette remembers about you, in your hands
   /temporary on|off           temporary chat: nothing stored, no memory, no ads
+  /remind WHEN WHAT            e.g. /remind tomorrow at 9 to call the bank
+                              ("remind me ..." works too)
+  /reminders [cancel N]       your reminders to come; cancel one
+  /timezone [ZONE]            the time zone reminders use, e.g. Europe/Paris
   /knowledge [add FILE|list|remove N]
                               documents (.txt, .md, .pdf) answers here draw on
   /help                       show this help
@@ -184,6 +189,8 @@ async def _command(assistant: Assistant, inbound: Inbound,
         else:
             out.write("Usage: /ads personalize on|off (ads match only your current message "
                       "unless it is on).\n")
+    elif name in ("/remind", "/reminders", "/timezone"):
+        out.write(str(await assistant.reminders.command(inbound)) + "\n")
     elif name == "/knowledge":
         out.write(await _knowledge(assistant, inbound, rest) + "\n")
     elif name == "/summarize":
@@ -198,6 +205,21 @@ async def _command(assistant: Assistant, inbound: Inbound,
     else:
         return False, None
     return True, None
+
+
+async def _deliver_reminders(assistant: Assistant, user: str,
+                             io: ConsoleIO) -> asyncio.Task[None]:
+    """Print the user's reminders that fell due while no terminal ran (now, before
+    anything else), then a task printing the others when they fall due."""
+    user_id = await assistant.store.ensure_user("local", user)
+    owner = f"terminal:{os.getpid()}"
+
+    async def show(_reminder: object, text: str) -> None:
+        io.stdout.write(f"{text}\n")
+        io.stdout.flush()
+
+    await assistant.reminders.deliver_due("local", owner, show, user_id)
+    return asyncio.create_task(assistant.reminders.run("local", owner, show, user_id))
 
 
 async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None) -> int:
@@ -215,6 +237,7 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
             io.stdout.write("\n")
             reader._lines.put_nowait(None)
 
+    delivering = await _deliver_reminders(assistant, user, io)
     if io.interactive:
         loop.add_signal_handler(signal.SIGINT, interrupt)
         io.stdout.write(f"Causette: chatting as local:{user}. /help for commands.\n")
@@ -255,6 +278,7 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
                     failures += 1
             io.stdout.flush()
     finally:
+        delivering.cancel()
         if io.interactive:
             loop.remove_signal_handler(signal.SIGINT)
     return 1 if failures else 0

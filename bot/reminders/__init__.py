@@ -156,11 +156,14 @@ class Reminders:
             text += " " + t("reminder_late", reminder.locale, late=duration(late))
         return text
 
-    async def deliver_due(self, platform: str, owner: str, send: Send) -> int:
-        """Claim and send the due reminders of `platform`; how many were delivered."""
+    async def deliver_due(self, platform: str, owner: str, send: Send,
+                          user_id: int | None = None) -> int:
+        """Claim and send the due reminders of `platform` (of one user only, when
+        given); how many were delivered."""
         lease = timedelta(seconds=self.settings.reminder_lease_seconds)
         delivered = 0
-        for reminder in await self.store.claim_due_reminders(platform, owner, lease):
+        for reminder in await self.store.claim_due_reminders(platform, owner, lease,
+                                                             user_id=user_id):
             try:
                 await send(reminder, self.message(reminder, self.store.now()))
             except Exception as exc:  # the platform refused: tried again, then given up
@@ -172,12 +175,13 @@ class Reminders:
                 delivered += 1
         return delivered
 
-    async def run(self, platform: str, owner: str, send: Send) -> None:
+    async def run(self, platform: str, owner: str, send: Send,
+                  user_id: int | None = None) -> None:
         """Deliver `platform`'s reminders as they fall due, until cancelled. Late ones
         (the bot was down) go at once, at start."""
         while True:
             try:
-                await self.deliver_due(platform, owner, send)
+                await self.deliver_due(platform, owner, send, user_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: try again next round

@@ -86,16 +86,19 @@ class RemindersMixin(StoreBase):
                 "user_id = ? AND status = 'pending'", (reminder_id, user_id)) > 0
 
     async def claim_due_reminders(self, platform: str, owner: str, lease: timedelta,
-                                  limit: int = 20) -> list[Reminder]:
-        """Take the due reminders of `platform` that nobody holds (or whose holder's
-        lease ran out): they are this owner's to deliver until `lease` has passed."""
+                                  limit: int = 20, user_id: int | None = None
+                                  ) -> list[Reminder]:
+        """Take the due reminders of `platform` (of one user, for the terminal) that
+        nobody holds, or whose holder's lease ran out: they are this owner's to deliver
+        until `lease` has passed."""
         now = self.now()
+        mine, params = ("", ()) if user_id is None else (" AND user_id = ?", (user_id,))
         async with self._transaction() as db:
             await db.lock("reminders:claim")
             rows = await db.rows(
-                f"SELECT {_COLUMNS} FROM reminders WHERE platform = ? AND due_at <= ? AND "
-                "(status = 'pending' OR (status = 'delivering' AND lease_until < ?)) "
-                "ORDER BY due_at, id LIMIT ?", (platform, iso(now), iso(now), limit))
+                f"SELECT {_COLUMNS} FROM reminders WHERE platform = ?{mine} AND due_at <= ? "
+                "AND (status = 'pending' OR (status = 'delivering' AND lease_until < ?)) "
+                "ORDER BY due_at, id LIMIT ?", (platform, *params, iso(now), iso(now), limit))
             for row in rows:
                 await db.execute(
                     "UPDATE reminders SET status = 'delivering', owner = ?, lease_until = ?, "
