@@ -25,7 +25,8 @@ from bot.store import Reminder, Store
 if TYPE_CHECKING:
     from bot.pipeline.replies import Inbound
 
-__all__ = ["ParsedReminder", "Reminders", "is_reminder_request", "parse_reminder"]
+__all__ = ["ParsedReminder", "Reminders", "is_reminder_request", "parse_reminder",
+           "target_of"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,17 @@ def duration(delta: timedelta) -> str:
              f"{minutes} min" if minutes and not days else ""]
     shown = " ".join(p for p in parts if p)
     return shown or f"{secs} s"
+
+
+def target_of(inbound: Inbound) -> str:
+    """Where a reminder set by this message is delivered: on Discord the DM ("dm:<user>")
+    or the channel it was asked in ("channel:<id>:<user>", mentioning them); elsewhere
+    the conversation."""
+    if inbound.platform != "discord":
+        return inbound.conversation_key
+    if inbound.conversation_key.startswith("guild:"):
+        return f"channel:{inbound.conversation_key.rsplit(':', 1)[-1]}:{inbound.user}"
+    return f"dm:{inbound.user}"
 
 
 class Reminders:
@@ -113,7 +125,7 @@ class Reminders:
         name, _, rest = text.partition(" ")
         name, rest = name.lower(), rest.strip()
         if name == "/remind" or (not text.startswith("/") and is_reminder_request(text)):
-            return await self.create(inbound.platform, inbound.user, inbound.conversation_key,
+            return await self.create(inbound.platform, inbound.user, target_of(inbound),
                                      rest if name == "/remind" else text, inbound.subject,
                                      lang)
         if name == "/reminders":
