@@ -516,11 +516,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "fr": "Vous avez déjà {limit} rappels à venir, le maximum de votre offre : "
               "annulez-en un d'abord (/reminders).",
     },
-    "reminder_whatsapp_window": {
-        "en": "On WhatsApp I can only write to you within 24 hours of your last message; "
-              "later than that, the reminder comes as a short template message.",
-        "fr": "Sur WhatsApp, je ne peux vous écrire que dans les 24 heures suivant votre "
-              "dernier message ; au-delà, le rappel arrive sous forme de message modèle.",
+    "reminder_not_here": {
+        "en": "I can't send reminders here yet (on WhatsApp I may only write to you within "
+              "24 hours of your last message); set them on Discord or in the terminal.",
+        "fr": "Je ne peux pas encore envoyer de rappels ici (sur WhatsApp, je ne peux vous "
+              "écrire que dans les 24 heures suivant votre dernier message) ; créez-les "
+              "sur Discord ou dans le terminal.",
     },
     "reminders_none": {"en": "No reminders to come.", "fr": "Aucun rappel à venir."},
     "reminders_title": {"en": "Your reminders to come:", "fr": "Vos rappels à venir :"},

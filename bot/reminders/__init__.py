@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 # The zone of a user who never chose one, by their locale.
 LOCALE_ZONES = {"fr": "Europe/Paris"}
+# Surfaces that deliver reminders. WhatsApp does not yet: outside its 24-hour window only
+# a template message may be sent, and no template is configured.
+DELIVERED_ON = frozenset({"discord", "local"})
 
 Send = Callable[[Reminder, str], Awaitable[None]]
 
@@ -97,6 +100,8 @@ class Reminders:
     async def create(self, platform: str, user: str, target: str, request: str,
                      subject: Subject, locale: str = "en") -> str:
         """Read and store a reminder; the confirmation (or why not) to show."""
+        if platform not in DELIVERED_ON:  # never promise what nothing would send
+            return t("reminder_not_here", locale)
         user_id = await self.store.ensure_user(platform, user)
         zone = await self.zone(user_id, locale)
         now = self.store.now()
@@ -113,10 +118,7 @@ class Reminders:
                                                tier.spec.reminders)
         if stored is None:
             return t("reminder_limit", locale, limit=tier.spec.reminders)
-        said = t("reminder_set", locale, when=self.when(parsed.due, zone), task=parsed.task)
-        if platform == "whatsapp":  # outside the 24-hour window only a template may be sent
-            said += "\n" + t("reminder_whatsapp_window", locale)
-        return said
+        return t("reminder_set", locale, when=self.when(parsed.due, zone), task=parsed.task)
 
     async def command(self, inbound: Inbound) -> str | None:
         """A typed command (/remind WHEN WHAT, /reminders [cancel N], /timezone [ZONE])

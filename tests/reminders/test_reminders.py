@@ -95,9 +95,15 @@ async def test_per_tier_limit_and_a_reminder_in_words_anywhere(runtime: Runtime)
         assert reply.refusal is not None and reply.refusal.startswith("⏰ I'll remind you")
     over = await assistant.handle(inbound)
     assert over.refusal is not None and f"already have {limit} reminders" in over.refusal
-    french = await assistant.handle(Inbound("whatsapp", "33612345678", "whatsapp",
+    french = await assistant.handle(Inbound("discord", "8", "dm",
                                             "rappelle-moi dans 2 heures de m'étirer",
                                             locale="fr"))
     assert french.refusal is not None
+    assert french.refusal.startswith("⏰ Je vous le rappellerai le ")
     assert "(Europe/Paris) : m'étirer" in french.refusal
-    assert "24 heures" in french.refusal  # WhatsApp's window, said when it is set
+    # WhatsApp delivers no reminder yet: it says so instead of promising one.
+    whatsapp = await assistant.handle(Inbound("whatsapp", "33612345678", "whatsapp",
+                                              "remind me in 2 hours to stretch"))
+    assert whatsapp.refusal is not None and "24 hours" in whatsapp.refusal
+    user = await runtime.store.ensure_user("whatsapp", "33612345678")
+    assert await runtime.store.reminders(user) == []
