@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     sampling.add_argument("--runs", type=int, default=3, help="runs, alternating")
     sampling.add_argument("--tokens", type=int, default=128, help="tokens per answer")
     bench("safety", "crisis detection and moderation on tests/data/safety")
+    knowledge = bench("knowledge", "the server's-documents search: hit rate on 112 "
+                                   "questions over public licences, latency")
+    knowledge.add_argument("--database-url", default=None,
+                           help="an empty PostgreSQL database (default: a temporary SQLite)")
     args = parser.parse_args(argv)
 
     if args.name == "safety":
@@ -55,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
 
         figures = bench_safety.run()
         print(json.dumps(figures) if args.json else bench_safety.table(figures))
+        return 0
+
+    if args.name == "knowledge":
+        from bench import knowledge as bench_knowledge
+
+        figures = bench_knowledge.main(args.database_url)
+        print(json.dumps(figures) if args.json else bench_knowledge.table(figures))
         return 0
 
     if args.name == "sampling":

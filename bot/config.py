@@ -39,6 +39,9 @@ class TierSpec(BaseModel):
     ads: bool = Field(description="whether sponsored replies may be shown")
     commands: list[str] = Field(default_factory=list, description="premium commands unlocked")
     memory_tokens: int = Field(128, ge=0, description="tokens of saved memories in a prompt")
+    knowledge_tokens: int = Field(
+        256, ge=0, description="tokens of the server's document passages in a prompt")
+    reminders: int = Field(5, ge=0, description="reminders a user may have pending")
 
     @field_validator("commands")
     @classmethod
@@ -51,13 +54,16 @@ class TierSpec(BaseModel):
 
 DEFAULT_TIERS: dict[str, TierSpec] = {
     "free": TierSpec(rank=0, messages_per_day=50, context_tokens=1024, max_reply_tokens=384,
-                     priority=0, ads=True, commands=[], memory_tokens=128),
+                     priority=0, ads=True, commands=[], memory_tokens=128,
+                     knowledge_tokens=256, reminders=5),
     "plus": TierSpec(rank=1, messages_per_day=500, context_tokens=2048, max_reply_tokens=768,
                      priority=5, ads=False, commands=["persona", "summarize"],
-                     memory_tokens=256),
+                     memory_tokens=256, knowledge_tokens=512,
+                     reminders=50),
     "pro": TierSpec(rank=2, messages_per_day=5000, context_tokens=3072, max_reply_tokens=1024,
                     priority=10, ads=False, commands=list(PREMIUM_COMMANDS),
-                    memory_tokens=512),
+                    memory_tokens=512, knowledge_tokens=768,
+                    reminders=200),
 }
 
 
@@ -146,6 +152,20 @@ class Settings(BaseSettings):
         False, description="after an answer, ask the model whether to save a fact")
     memory_fact_chars: int = Field(300, ge=1, le=4000, description="longest saved fact")
     memory_max: int = Field(50, ge=1, le=10_000, description="saved facts per user")
+    # Knowledge (bot/knowledge/): a server's own documents, searched for each question.
+    knowledge_max_documents: int = Field(50, ge=1, le=10_000, description="per server")
+    knowledge_max_bytes: int = Field(5_000_000, ge=1024, le=100_000_000,
+                                     description="largest document file")
+    knowledge_passages: int = Field(3, ge=0, le=20, description="passages per question at most")
+    # Reminders (bot/reminders/): delivered once by whichever process claims them.
+    reminder_timezone: str = Field("UTC", description="zone of users who chose none")
+    reminder_poll_seconds: float = Field(5.0, gt=0, le=3600,
+                                         description="how often due reminders are looked for")
+    reminder_late_seconds: int = Field(
+        60, ge=1, le=86_400, description="a reminder sent later than this says how late")
+    reminder_lease_seconds: int = Field(
+        60, ge=5, le=86_400, description="a claimed reminder's hold, past which another "
+        "process may deliver it")
     whatsapp_host: str = "127.0.0.1"
     whatsapp_port: int = Field(8080, ge=1, le=65535)
     whatsapp_verify_token: SecretStr | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -106,6 +107,8 @@ async def _show(reply: Reply, io: ConsoleIO) -> bool:
         if outcome.status == "cancelled":
             out.write(" [stopped]")
         out.write("\n")
+        if outcome.sources and outcome.shown_text != outcome.text:
+            out.write(f"{outcome.sources}\n")
     else:
         outcome = await reply.outcome()
         if outcome.shown_text.strip():
@@ -114,6 +117,21 @@ async def _show(reply: Reply, io: ConsoleIO) -> bool:
         out.write(f"[{outcome.note()}]\n")
     out.flush()
     return outcome.status != "failed"
+
+
+async def _deliver_reminders(assistant: Assistant, user: str,
+                             io: ConsoleIO) -> asyncio.Task[None]:
+    """Print the user's reminders that fell due while no terminal ran (now, before
+    anything else), then a task printing the others when they fall due."""
+    user_id = await assistant.store.ensure_user("local", user)
+    owner = f"terminal:{os.getpid()}"
+
+    async def show(_reminder: object, text: str) -> None:
+        io.stdout.write(f"{text}\n")
+        io.stdout.flush()
+
+    await assistant.reminders.deliver_due("local", owner, show, user_id)
+    return asyncio.create_task(assistant.reminders.run("local", owner, show, user_id))
 
 
 async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None) -> int:
@@ -131,6 +149,7 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
             io.stdout.write("\n")
             reader._lines.put_nowait(None)
 
+    delivering = await _deliver_reminders(assistant, user, io)
     if io.interactive:
         loop.add_signal_handler(signal.SIGINT, interrupt)
         io.stdout.write(f"Causette: chatting as local:{user}. /help for commands.\n")
@@ -169,6 +188,7 @@ async def run_chat(assistant: Assistant, user: str, io: ConsoleIO | None = None)
                     failures += 1
             io.stdout.flush()
     finally:
+        delivering.cancel()
         if io.interactive:
             loop.remove_signal_handler(signal.SIGINT)
     return 1 if failures else 0

@@ -24,7 +24,7 @@ from bot.pipeline.runtime import Runtime, open_runtime
 log = logging.getLogger(__name__)
 
 COGS = ("cogs.chat", "cogs.admin", "cogs.premium", "cogs.sponsors", "cogs.privacy",
-        "cogs.memory")
+        "cogs.memory", "cogs.knowledge", "cogs.reminders")
 
 
 class DiscordStartError(Exception):

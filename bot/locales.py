@@ -308,6 +308,9 @@ STRINGS: dict[str, dict[str, str]] = {
               "/remember FACT  save a fact about you\n"
               "/memory [list|add FACT|forget N|clear|off|on]  what I remember about you\n"
               "/temporary on|off  temporary chat: nothing stored, no memory, no ads\n"
+              "/remind WHEN WHAT  e.g. /remind tomorrow at 9 to call the bank\n"
+              "/reminders [cancel N]  your reminders to come; cancel one\n"
+              "/timezone [ZONE]  the time zone reminders use, e.g. Europe/Paris\n"
               "/help  this help\n"
               "Anything else is a question for the assistant.",
         "fr": "Commandes :\n"
@@ -323,12 +326,17 @@ STRINGS: dict[str, dict[str, str]] = {
               "/memory [list|add FAIT|forget N|clear|off|on]  ce dont je me souviens\n"
               "/temporary on|off  discussion temporaire : rien d'enregistré, sans "
               "mémoire, sans annonces\n"
+              "/remind QUAND QUOI  ex. /remind demain à 9h appeler la banque\n"
+              "/reminders [cancel N]  vos rappels à venir ; en annuler un\n"
+              "/timezone [ZONE]  le fuseau horaire des rappels, ex. Europe/Paris\n"
               "/help  cette aide\n"
               "Tout le reste est une question pour l'assistant.",
     },
     "typed_help_terminal": {
-        "en": "/quit  leave (Ctrl-D works too); Ctrl-C stops an answer in progress.",
-        "fr": "/quit  quitter (Ctrl-D aussi) ; Ctrl-C arrête une réponse en cours.",
+        "en": "/knowledge [add FILE|list|remove N]  documents answers here draw on\n"
+              "/quit  leave (Ctrl-D works too); Ctrl-C stops an answer in progress.",
+        "fr": "/knowledge [add FICHIER|list|remove N]  les documents des réponses ici\n"
+              "/quit  quitter (Ctrl-D aussi) ; Ctrl-C arrête une réponse en cours.",
     },
     "unknown_command": {
         "en": "Unknown command {name}; /help lists them.",
@@ -513,6 +521,116 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "This command only works in a server.",
         "fr": "Cette commande ne fonctionne que sur un serveur.",
     },
+    # Knowledge (issue 29): a server's own documents.
+    "knowledge_added": {
+        "en": "Added {name}: {passages} passages indexed. Questions asked here can now "
+              "be answered from it.",
+        "fr": "{name} ajouté : {passages} passages indexés. Les questions posées ici "
+              "peuvent maintenant s'appuyer dessus.",
+    },
+    "knowledge_bad_kind": {
+        "en": "I can't read {name}: send a text (.txt), Markdown (.md) or PDF (.pdf) file.",
+        "fr": "Je ne peux pas lire {name} : envoyez un fichier texte (.txt), Markdown (.md) "
+              "ou PDF (.pdf).",
+    },
+    "knowledge_too_big": {
+        "en": "{name} is too large ({size:,} bytes; the limit is {limit:,}).",
+        "fr": "{name} est trop volumineux ({size:,} octets ; la limite est de {limit:,}).",
+    },
+    "knowledge_unreadable": {
+        "en": "I couldn't find any text in {name}: is it a scanned PDF or an empty file?",
+        "fr": "Je n'ai trouvé aucun texte dans {name} : est-ce un PDF scanné ou un "
+              "fichier vide ?",
+    },
+    "knowledge_full": {
+        "en": "This server already has {limit} documents: remove one first "
+              "(/knowledge remove).",
+        "fr": "Ce serveur a déjà {limit} documents : retirez-en un d'abord "
+              "(/knowledge remove).",
+    },
+    "knowledge_none": {
+        "en": "No documents yet. Admins add them with /knowledge add.",
+        "fr": "Aucun document pour l'instant. Les admins en ajoutent avec /knowledge add.",
+    },
+    "knowledge_title": {"en": "Documents I answer from here:",
+                        "fr": "Documents sur lesquels je m'appuie ici :"},
+    "knowledge_item": {
+        "en": "{number}. {name} ({passages} passages, {chars:,} characters)",
+        "fr": "{number}. {name} ({passages} passages, {chars:,} caractères)",
+    },
+    "knowledge_no_such": {
+        "en": "There is no document number {number} (there are {count}); see /knowledge list.",
+        "fr": "Il n'y a pas de document numéro {number} (il y en a {count}) ; voyez "
+              "/knowledge list.",
+    },
+    "knowledge_removed": {"en": "Removed {name} and its passages.",
+                          "fr": "{name} et ses passages ont été retirés."},
+    "knowledge_sources": {"en": "Sources: {sources}", "fr": "Sources : {sources}"},
+    "knowledge_usage": {
+        "en": "Usage: /knowledge add FILE | list | remove N",
+        "fr": "Usage : /knowledge add FICHIER | list | remove N",
+    },
+    "knowledge_no_file": {
+        "en": "I can't open {name}: {why}",
+        "fr": "Je ne peux pas ouvrir {name} : {why}",
+    },
+    # Reminders (issue 29).
+    "reminder_set": {
+        "en": "⏰ I'll remind you on {when}: {task}",
+        "fr": "⏰ Je vous le rappellerai le {when} : {task}",
+    },
+    "reminder_no_time": {
+        "en": "I couldn't find when in that: say e.g. \"remind me tomorrow at 9 to call the "
+              "bank\" or \"in 2 hours to stretch\".",
+        "fr": "Je n'ai pas trouvé quand : dites par ex. « rappelle-moi demain à 9h d'appeler "
+              "la banque » ou « dans 2 heures de m'étirer ».",
+    },
+    "reminder_no_task": {
+        "en": "Remind you of what? Add it after the time, e.g. \"tomorrow at 9 to call the "
+              "bank\".",
+        "fr": "Vous rappeler quoi ? Ajoutez-le après l'heure, par ex. « demain à 9h "
+              "d'appeler la banque ».",
+    },
+    "reminder_past": {
+        "en": "{when} has already passed: give a time to come.",
+        "fr": "{when} est déjà passé : donnez un moment à venir.",
+    },
+    "reminder_limit": {
+        "en": "You already have {limit} reminders to come, the most your plan allows: "
+              "cancel one first (/reminders).",
+        "fr": "Vous avez déjà {limit} rappels à venir, le maximum de votre offre : "
+              "annulez-en un d'abord (/reminders).",
+    },
+    "reminder_not_here": {
+        "en": "I can't send reminders here yet (on WhatsApp I may only write to you within "
+              "24 hours of your last message); set them on Discord or in the terminal.",
+        "fr": "Je ne peux pas encore envoyer de rappels ici (sur WhatsApp, je ne peux vous "
+              "écrire que dans les 24 heures suivant votre dernier message) ; créez-les "
+              "sur Discord ou dans le terminal.",
+    },
+    "reminders_none": {"en": "No reminders to come.", "fr": "Aucun rappel à venir."},
+    "reminders_title": {"en": "Your reminders to come:", "fr": "Vos rappels à venir :"},
+    "reminder_no_such": {
+        "en": "There is no reminder number {number}; see /reminders.",
+        "fr": "Il n'y a pas de rappel numéro {number} ; voyez /reminders.",
+    },
+    "reminder_cancelled": {"en": "Cancelled: {task}", "fr": "Annulé : {task}"},
+    "reminder_due": {"en": "⏰ Reminder: {task}", "fr": "⏰ Rappel : {task}"},
+    "reminder_late": {"en": "(late by {late})", "fr": "(en retard de {late})"},
+    "timezone_unknown": {
+        "en": "I don't know the time zone {name}: use a name like Europe/Paris or "
+              "America/New_York.",
+        "fr": "Je ne connais pas le fuseau {name} : utilisez un nom comme Europe/Paris ou "
+              "America/New_York.",
+    },
+    "timezone_set": {
+        "en": "Your time zone is now {name} (it is {now} there).",
+        "fr": "Votre fuseau horaire est maintenant {name} (il y est {now}).",
+    },
+    "timezone_show": {
+        "en": "Your reminders use the time zone {name}; change it with /timezone ZONE.",
+        "fr": "Vos rappels utilisent le fuseau {name} ; changez-le avec /timezone FUSEAU.",
+    },
 }
 
 # Discord command names (lower case, no spaces) and descriptions in French.
@@ -668,6 +786,31 @@ COMMAND_FR: dict[str, str] = {
         "Discussion temporaire : rien d'enregistré, sans mémoire, sans annonces",
     "block": "bloquer",
     "clear": "effacer",
+    "remind": "rappel",
+    "Remind you of something at a time": "Vous rappeler quelque chose à une heure donnée",
+    "request": "demande",
+    "e.g. 'tomorrow at 9 to call the bank'": "par ex. « demain à 9h d'appeler la banque »",
+    "private": "prive",
+    "by DM (default) rather than in this channel":
+        "en message privé (par défaut) plutôt que dans ce salon",
+    "reminders": "rappels",
+    "Your reminders to come": "Vos rappels à venir",
+    "Cancel a reminder by its number": "Annuler un rappel par son numéro",
+    "Its number in /reminders list": "Son numéro dans /reminders list",
+    "timezone": "fuseau",
+    "The time zone your reminders use": "Le fuseau horaire de vos rappels",
+    "zone": "fuseau",
+    "e.g. Europe/Paris; empty to see yours": "par ex. Europe/Paris ; vide pour voir le vôtre",
+    "knowledge": "connaissances",
+    "remove": "retirer",
+    "Documents Causette answers from in this server":
+        "Documents sur lesquels Causette s'appuie dans ce serveur",
+    "Add a text, Markdown or PDF document": "Ajouter un document texte, Markdown ou PDF",
+    "document": "document",
+    "A .txt, .md or .pdf file": "Un fichier .txt, .md ou .pdf",
+    "The documents Causette answers from here": "Les documents utilisés ici par Causette",
+    "Remove a document (its number in the list)": "Retirer un document (son numéro dans la liste)",
+    "The document's number in /knowledge list": "Le numéro du document dans /knowledge list",
 }
 
 

@@ -5,7 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import ads, chat, db, doctor, model, premium, privacy, run, stats, web, whatsapp
+from bot.cli import (
+    ads,
+    chat,
+    db,
+    doctor,
+    knowledge,
+    model,
+    premium,
+    privacy,
+    run,
+    stats,
+    web,
+    whatsapp,
+)
 from bot.cli.common import CLEAR_ERRORS, report
 
 
@@ -20,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.register(subs)
     premium.register(subs)
     privacy.register(subs)
+    knowledge.register(subs)
     stats.register(subs)
     ads.register(subs)
     web.register(subs)

@@ -20,6 +20,7 @@ from bot.engine import (
     GenerationResult,
     SamplingParams,
 )
+from bot.knowledge import Knowledge, space_of
 from bot.locales import t
 from bot.metrics import Metrics
 from bot.money.ads import AdContext, AdOffer, Ads
@@ -34,6 +35,7 @@ from bot.pipeline.prompts import (
     TRANSLATE_SYSTEM,
 )
 from bot.pipeline.replies import EMPTY_ANSWER, Committed, Inbound, Outcome, Reply, Resume
+from bot.reminders import Reminders, is_reminder_request
 from bot.safety.crisis import Crisis, crisis_opening, detect_crisis
 from bot.safety.moderation import Moderation, OutputWatch
 from bot.store import MemorySettings, MessageStatus, Store, StoredMessage
@@ -70,6 +72,8 @@ class Assistant:
         self.ads = Ads(settings, store, self.metrics)
         self.privacy = Privacy(settings, store)
         self.memory = Memories(settings, store, engine)
+        self.knowledge = Knowledge(settings, store)
+        self.reminders = Reminders(settings, store, self.tiers)
         self._finishers: set[asyncio.Task[Outcome]] = set()
         self._background: set[asyncio.Task[object]] = set()  # MEMORY_AUTO suggestions
         self.planner = PromptPlanner(settings, engine)
@@ -103,6 +107,9 @@ class Assistant:
                                          state.temporary or resume is not None)
             if refusal is not None:
                 return self._refuse(refusal)
+            if is_reminder_request(readable):  # read by code, confirmed; no model
+                said = await self.reminders.command(inbound)
+                return Reply(refusal=said, refusal_reason="reminder")
         decision = await self.tiers.resolve(inbound.subject)
         tier = decision.tier
         admission = Admission(True) if resume is not None else await self.tiers.admit(
@@ -185,6 +192,8 @@ class Assistant:
             await committed(user_message)
         # A crisis answer's prompt is the safety prompt alone: no memory in it.
         facts = [] if crisis else await self.memory.for_prompt(user_id, state)
+        passages = [] if crisis else await self.knowledge.find(
+            space_of(inbound.platform, inbound.guild_ref), clean_text(inbound.text))
 
         system = system_prompt or self.settings.system_prompt
         preface = None
@@ -199,7 +208,10 @@ class Assistant:
             plan = await asyncio.to_thread(
                 lambda: self.planner.plan(system, history, clean_text(inbound.text), lang,
                                           tier.spec.context_tokens, memories=facts,
-                                          memory_tokens=tier.spec.memory_tokens))
+                                          memory_tokens=tier.spec.memory_tokens,
+                                          knowledge=[(self.knowledge.source(p), p.body)
+                                                     for p in passages],
+                                          knowledge_tokens=tier.spec.knowledge_tokens))
             waiting = self.engine.queue_depth  # requests ahead of this one
             generation = self.engine.submit(
                 plan.messages, params, tier.spec.priority,
@@ -238,7 +250,8 @@ class Assistant:
         return Reply(notices=[*notices, *plan.notices], generation=generation,
                      finisher=finisher, user_message_id=user_message, decision=decision,
                      preface=preface, temporary=state.temporary, suggestion=suggestion,
-                     crisis=crisis is not None)
+                     crisis=crisis is not None,
+                     sources=self.knowledge.sources(passages[:plan.knowledge_used], lang))
 
     def _sampling(self, max_tokens: int) -> SamplingParams:
         """The operator's sampling settings, for an answer of at most `max_tokens`."""

@@ -7,8 +7,10 @@ own slash commands (cogs/); the terminal adds only /quit, which is not a message
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.locales import t
 from bot.pipeline.assistant import Assistant
@@ -89,10 +91,40 @@ async def _translate(assistant: Assistant, inbound: Inbound, rest: str) -> Comma
                                                            language=language))
 
 
+async def _knowledge(assistant: Assistant, inbound: Inbound, rest: str) -> CommandAnswer:
+    """/knowledge add FILE | list | remove N, on the terminal's own documents. The
+    terminal only: `add` reads a file of this machine, which no remote user may do."""
+    if inbound.platform != "local":
+        return CommandAnswer(t("unknown_command", inbound.locale, name="/knowledge"))
+    action, _, argument = rest.strip().partition(" ")
+    library, lang, space = assistant.knowledge, inbound.locale, inbound.platform
+    if action == "add" and argument.strip():
+        path = Path(argument.strip())
+        try:
+            data = await asyncio.to_thread(lambda: path.expanduser().read_bytes())
+        except OSError as exc:
+            return CommandAnswer(t("knowledge_no_file", lang, name=path,
+                                   why=exc.strerror or exc))
+        return CommandAnswer(await library.add(space, path.name, data, inbound.user_ref,
+                                               lang))
+    if action == "list":
+        return CommandAnswer(await library.listing(space, lang))
+    if action == "remove" and argument.strip().isdigit():
+        return CommandAnswer(await library.remove(space, int(argument), lang))
+    return CommandAnswer(t("knowledge_usage", lang))
+
+
+async def _reminders(assistant: Assistant, inbound: Inbound, rest: str) -> CommandAnswer:
+    # /remind, /reminders and /timezone: the reminders part owns their wording.
+    return CommandAnswer(str(await assistant.reminders.command(inbound)))
+
+
 COMMANDS: dict[str, Handler] = {
     "/help": _help, "/reset": _reset, "/premium": _premium, "/persona": _persona,
     "/privacy": _privacy, "/remember": _memory, "/memory": _memory, "/temporary": _memory,
     "/ads": _ads, "/summarize": _summarize, "/translate": _translate,
+    "/remind": _reminders, "/reminders": _reminders, "/timezone": _reminders,
+    "/knowledge": _knowledge,
 }
 
 

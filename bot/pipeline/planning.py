@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from bot.config import Settings
 from bot.engine import ChatMessage, Engine
 from bot.locales import t
-from bot.pipeline.prompts import MEMORY_LINE, MEMORY_TEMPLATE, PERSONA_TEMPLATE, TRUNCATION_MARKER
+from bot.pipeline.prompts import (
+    KNOWLEDGE_LINE,
+    KNOWLEDGE_TEMPLATE,
+    MEMORY_LINE,
+    MEMORY_TEMPLATE,
+    PERSONA_TEMPLATE,
+    TRUNCATION_MARKER,
+)
 from bot.store import StoredMessage
 
 # History is dropped this many turns at a time when it no longer fits (whole exchanges).
@@ -35,6 +42,7 @@ class PromptPlan:
     history_used: int
     notices: list[str] = field(default_factory=list)
     memories_used: int = 0
+    knowledge_used: int = 0  # how many of the passages offered went in (best first)
 
 
 def clean_text(text: str) -> str:
@@ -102,10 +110,38 @@ class PromptPlanner:
             used += cost
         return lines
 
+    def knowledge_lines(self, passages: Sequence[tuple[str, str]], budget: int) -> list[str]:
+        """The (source, passage) pairs, best first, that fit `budget` tokens, each quoted
+        as JSON strings; a first passage too long alone is cut to fit."""
+        lines: list[str] = []
+        used = 0
+        for source, passage in passages:
+            line = self._knowledge_line(len(lines) + 1, source, passage)
+            cost = self.engine.count_tokens(line + "\n")
+            if used + cost > budget and not lines:  # the best passage alone is too long
+                room = budget - (cost - self.engine.count_tokens(passage)) - 16
+                if room < 32:
+                    break
+                line = self._knowledge_line(1, source,
+                                            self.engine.truncate(passage, room) + "…")
+                cost = self.engine.count_tokens(line + "\n")
+            if used + cost > budget:
+                break  # a better passage is never displaced by a worse one
+            lines.append(line)
+            used += cost
+        return lines
+
+    @staticmethod
+    def _knowledge_line(number: int, source: str, passage: str) -> str:
+        return KNOWLEDGE_LINE.format(number=number,
+                                     source=json.dumps(source, ensure_ascii=False),
+                                     passage=json.dumps(passage, ensure_ascii=False))
+
     def plan(self, system_prompt: str, history: Sequence[StoredMessage],
                     text: str, locale: str = "en",
                     history_tokens: int | None = None, *, memories: Sequence[str] = (),
-                    memory_tokens: int = 0) -> PromptPlan:
+                    memory_tokens: int = 0, knowledge: Sequence[tuple[str, str]] = (),
+                    knowledge_tokens: int = 0) -> PromptPlan:
         """System prompt (+ the user's memories), then as much history as fits (newest
         kept), then the message.
 
@@ -117,6 +153,10 @@ class PromptPlanner:
         facts = self.memory_lines(memories, memory_tokens) if memories else []
         if facts:
             system_prompt = MEMORY_TEMPLATE.format(system=system_prompt, facts="\n".join(facts))
+        found = self.knowledge_lines(knowledge, knowledge_tokens) if knowledge else []
+        if found:
+            system_prompt = KNOWLEDGE_TEMPLATE.format(system=system_prompt,
+                                                      passages="\n".join(found))
         system = ChatMessage("system", system_prompt)
         current = ChatMessage("user", text)
         notices: list[str] = []
@@ -148,4 +188,4 @@ class PromptPlanner:
         while len(messages) > 3 and self.engine.prompt_tokens(messages) > budget:
             del messages[1:3]
         return PromptPlan(messages=messages, history_used=len(messages) - 2, notices=notices,
-                          memories_used=len(facts))
+                          memories_used=len(facts), knowledge_used=len(found))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.engine import Generation
 from bot.locales import t
@@ -68,11 +68,17 @@ class Outcome:
     assistant_message_id: int | None = None
     error: str | None = None
     moderated: tuple[str, ...] = ()  # categories the answer fell under, when withheld
+    sources: str = ""  # the server's documents the answer drew on, as the line to show
 
     @property
     def shown_text(self) -> str:
-        """The answer as surfaces show it: nothing of a withheld one."""
-        return "" if self.status == "moderated" else self.text
+        """The answer as surfaces show it: nothing of a withheld one; a complete answer
+        drawn from the server's documents ends with its sources."""
+        if self.status == "moderated":
+            return ""
+        if self.sources and self.status == "complete" and self.text.strip():
+            return f"{self.text.rstrip()}\n\n{self.sources}"
+        return self.text
 
     @property
     def empty(self) -> bool:
@@ -104,8 +110,10 @@ class Reply:
                  decision: TierDecision | None = None,
                  refusal_reason: str | None = None, preface: str | None = None,
                  temporary: bool = False, crisis: bool = False,
-                 suggestion: asyncio.Task[Memory | None] | None = None) -> None:
+                 suggestion: asyncio.Task[Memory | None] | None = None,
+                 sources: str = "") -> None:
         self.refusal = refusal
+        self.sources = sources  # "Sources: ..." when the server's documents were used
         # Temporary chat: nothing of this turn is stored, and it never carries an ad.
         self.temporary = temporary
         # MEMORY_AUTO: resolves, after the answer, to the fact saved from it (or None);
@@ -144,7 +152,8 @@ class Reply:
         if self._finisher is None:
             return Outcome(text="", status=None, error=self.refusal,
                            user_message_id=self.user_message_id)
-        return await asyncio.shield(self._finisher)
+        outcome = await asyncio.shield(self._finisher)
+        return replace(outcome, sources=self.sources) if self.sources else outcome
 
     async def text(self) -> str:
         """The whole answer (waits for the end)."""

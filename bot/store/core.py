@@ -25,8 +25,10 @@ from bot.store.base import Driver, Queries, StoreError, iso, utc_now
 from bot.store.conversations import ConversationsMixin
 from bot.store.guilds import GuildsMixin
 from bot.store.inbound import InboundMixin
+from bot.store.knowledge import KnowledgeMixin
 from bot.store.memories import MemoriesMixin
 from bot.store.privacy import PrivacyMixin
+from bot.store.reminders import RemindersMixin
 from bot.store.schema import (
     GENERATED_IDS,
     MIGRATIONS,
@@ -45,7 +47,8 @@ __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "iso", "utc_now"]
 
 
 class Store(ConversationsMixin, GuildsMixin, TiersMixin, AdsMixin, InboundMixin,
-            MemoriesMixin, PrivacyMixin, AdvertisersMixin, WebMixin):
+            MemoriesMixin, PrivacyMixin, AdvertisersMixin, WebMixin, KnowledgeMixin,
+            RemindersMixin):
     """Async access to Causette's database, whichever driver holds it."""
 
     def __init__(self, driver: Driver, clock: Callable[[], datetime] = utc_now) -> None:

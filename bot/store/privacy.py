@@ -23,6 +23,8 @@ class PrivacyMixin(StoreBase):
         async def _purge_inbound(self, db: Queries, cutoff: str) -> int: ...
         async def _export_memories(self, user_id: int) -> dict[str, object]: ...
         async def _forget_memories(self, db: Queries, user_id: int) -> int: ...
+        async def _export_reminders(self, user_id: int) -> dict[str, object]: ...
+        async def _forget_reminders(self, db: Queries, user_id: int) -> int: ...
         async def _purge_memories(self, db: Queries, cutoff: datetime) -> int: ...
         async def memory_counts(self) -> dict[str, int]: ...
 
@@ -52,6 +54,8 @@ class PrivacyMixin(StoreBase):
             "consent": {"ad_personalization": False},
             "memories": [],
             "memory_settings": {"enabled": True, "temporary": False},
+            "reminders": [],
+            "timezone": None,
             # Messages received but not answered yet (answered ones keep nothing here).
             "inbound_unanswered": await self._export_inbound(platform, external),
         }
@@ -73,6 +77,7 @@ class PrivacyMixin(StoreBase):
             "WHERE i.user_id = ? ORDER BY i.id", (user_id,))
         data["consent"] = {"ad_personalization": await self.personalize(int(user_id))}
         data.update(await self._export_memories(int(user_id)))
+        data.update(await self._export_reminders(int(user_id)))
         return data
 
     async def forget_user(self, user_ref: str, anonymous_id: str) -> dict[str, int]:
@@ -86,6 +91,7 @@ class PrivacyMixin(StoreBase):
             if row is not None:
                 user_id = int(row[0])
                 counts["memories"] = await self._forget_memories(db, user_id)
+                counts["reminders"] = await self._forget_reminders(db, user_id)
                 counts["messages"] = await db.execute(
                     "DELETE FROM messages WHERE conversation_id IN "
                     "(SELECT id FROM conversations WHERE user_id = ?)", (user_id,))

@@ -329,6 +329,75 @@ MIGRATIONS: tuple[tuple[Statement, ...], ...] = (
         "REFERENCES messages(id) ON DELETE SET NULL",
         "ALTER TABLE processed_inbound ADD COLUMN admitted INTEGER NOT NULL DEFAULT 0",
     ),
+    (
+        # A server's own documents (issue 29), per space: "discord:<guild>", "local"
+        # (the terminal) or "whatsapp". Passages are indexed by the database's own full
+        # text search: FTS5 (kept by triggers) on SQLite, a tsvector column on PostgreSQL.
+        """CREATE TABLE knowledge_docs (
+            id INTEGER PRIMARY KEY,
+            space TEXT NOT NULL,
+            title TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            chars INTEGER NOT NULL,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            UNIQUE (space, title))""",
+        """CREATE TABLE knowledge_chunks (
+            id INTEGER PRIMARY KEY,
+            doc_id INTEGER NOT NULL REFERENCES knowledge_docs(id) ON DELETE CASCADE,
+            space TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            section TEXT NOT NULL,
+            body TEXT NOT NULL)""",
+        "CREATE INDEX knowledge_chunks_by_doc ON knowledge_chunks (doc_id, position)",
+        {
+            "sqlite": "CREATE VIRTUAL TABLE knowledge_fts USING fts5(section, body, "
+                      "content='knowledge_chunks', content_rowid='id', "
+                      "tokenize='porter unicode61 remove_diacritics 2')",
+            "postgresql": "ALTER TABLE knowledge_chunks ADD COLUMN tsv tsvector GENERATED "
+                          "ALWAYS AS (to_tsvector('english', section || ' ' || body)) STORED",
+        },
+        {
+            "sqlite": """CREATE TRIGGER knowledge_chunks_indexed AFTER INSERT ON knowledge_chunks
+                BEGIN INSERT INTO knowledge_fts (rowid, section, body)
+                VALUES (new.id, new.section, new.body); END""",
+            "postgresql": "CREATE INDEX knowledge_chunks_tsv ON knowledge_chunks USING GIN (tsv)",
+        },
+        {
+            "sqlite": """CREATE TRIGGER knowledge_chunks_unindexed AFTER DELETE ON knowledge_chunks
+                BEGIN INSERT INTO knowledge_fts (knowledge_fts, rowid, section, body)
+                VALUES ('delete', old.id, old.section, old.body); END""",
+        },
+        "CREATE INDEX knowledge_chunks_by_space ON knowledge_chunks (space)",
+    ),
+    (
+        # Reminders (issue 29): delivered once, by whichever process claims them first
+        # (`owner` until `lease_until`, as processed_inbound does); due_at is UTC.
+        """CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            platform TEXT NOT NULL,
+            target TEXT NOT NULL,
+            text TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            locale TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('pending', 'delivering', 'delivered', 'cancelled', 'failed')),
+            owner TEXT,
+            lease_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT)""",
+        """CREATE INDEX reminders_due ON reminders (platform, due_at)
+            WHERE status IN ('pending', 'delivering')""",
+        "CREATE INDEX reminders_by_user ON reminders (user_id, status)",
+        # The time zone a user chose with /timezone (else their locale's is used).
+        """CREATE TABLE user_timezones (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            timezone TEXT NOT NULL,
+            set_at TEXT NOT NULL)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -339,11 +408,13 @@ TABLES: tuple[str, ...] = (
     "campaigns",
     "impressions", "clicks", "guild_ads", "ad_preferences", "processed_inbound",
     "guild_moderation", "memories", "memory_settings", "web_sessions", "web_login_failures",
+    "knowledge_docs", "knowledge_chunks", "reminders", "user_timezones",
 )
 # Tables whose `id` the database assigns (so copying must move the counter past them).
 GENERATED_IDS: tuple[str, ...] = (
     "users", "conversations", "messages", "tier_grants", "audit_log", "campaigns",
     "impressions", "clicks", "memories", "advertisers", "web_login_failures",
+    "knowledge_docs", "knowledge_chunks", "reminders",
 )
 
 SCHEMA_VERSION_TABLE = {
