@@ -66,7 +66,10 @@ build_cuda() {
   # shellcheck disable=SC2046  # the flags are words without spaces
   cmake -S "$1" -B "$2" -G Ninja -DCMAKE_CUDA_COMPILER="$nvcc" \
     $(cuda_flags "$3" "$4" "$5") || return
-  cmake --build "$2" --target "${targets[@]}" -j "$6"
+  # Linking the programs, ld looks for libggml-cuda's own needs (cuBLAS, libcuda.so.1).
+  mkdir -p "$2/cuda-stub" && ln -sf "$5" "$2/cuda-stub/libcuda.so.1" || return
+  LD_LIBRARY_PATH="$4:$2/cuda-stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    cmake --build "$2" --target "${targets[@]}" -j "$6"
 }
 
 # The GPU driver's libcuda, for linking only (the real one is found when running): the
