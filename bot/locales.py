@@ -746,8 +746,8 @@ COMMAND_FR: dict[str, str] = {
     "Resume one of this server's campaigns": "Reprendre une campagne du serveur",
     "campaign": "campagne",
     "report": "rapport",
-    "Impressions, clicks and spend, with a chart":
-        "Impressions, clics et dépenses, avec un graphique",
+    "This server's campaigns: impressions, clicks, spend, chart":
+        "Les campagnes de ce serveur : impressions, clics, dépenses, graphique",
     "ads": "annonces",
     "Your sponsored-reply preferences": "Vos préférences de réponses sponsorisées",
     "personalize": "personnaliser",
