@@ -67,6 +67,8 @@ async def test_operator_creates_edits_pauses_and_previews(console: Console) -> N
     ({"budget": "lots"}, "valid decimal"),
     ({"daily_budget": "900"}, "daily_budget is larger than budget"),
     ({"url": "javascript:alert(1)"}, "http:// or https://"),
+    ({"url": "http://x.example/\nSet-Cookie:a=b"}, "line breaks or control characters"),
+    ({"url": 'https://x.example/"onmouseover="x'}, "percent-encode them"),
     ({"end": "2020-01-01"}, "end is before start"),
     ({"start": "not a date"}, "valid date"),
     ({"keywords": ""}, "give keywords and/or categories"),
