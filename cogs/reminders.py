@@ -59,8 +59,8 @@ class RemindersCog(commands.Cog, name="Reminders"):
             await channel.send(f"<@{user}> {text}",
                                allowed_mentions=discord.AllowedMentions(users=True))
             return
-        user = self.bot.get_user(int(rest)) or await self.bot.fetch_user(int(rest))
-        await user.send(text)
+        person = self.bot.get_user(int(rest)) or await self.bot.fetch_user(int(rest))
+        await person.send(text)
 
     async def deliver_now(self) -> int:
         """One delivery round at once (also what the loop does every few seconds)."""

@@ -96,7 +96,7 @@ class KnowledgeMixin(StoreBase):
         digits only, which the caller guarantees), best first."""
         if not terms or limit <= 0:
             return []
-        if self.dialect == "sqlite":
+        if self.driver.dialect == "sqlite":
             # Section titles weigh more than body text: a question often names them.
             rows = await self._db.rows(
                 "SELECT c.id, c.doc_id, d.title, c.section, c.body FROM knowledge_fts f "
