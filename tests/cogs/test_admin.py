@@ -78,12 +78,15 @@ async def test_moderation_choices_stay_within_the_floor(bot: CausetteBot) -> Non
 
     saved = await choose("sexual", "refuse")
     assert "sexual" in saved and "sexual/minors" in saved  # the floor is always listed
-    assert await bot.runtime.store.guild_moderation(guild) == ["harassment", "sexual",
+    # The default (violence, harassment, illicit, hate) plus the server's choice.
+    assert await bot.runtime.store.guild_moderation(guild) == ["harassment", "hate",
+                                                               "illicit", "sexual",
                                                                "violence"]
     refused = await choose("sexual/minors", "allow")
     assert "always refused" in refused
     await choose("violence", "allow")
-    assert await bot.runtime.store.guild_moderation(guild) == ["harassment", "sexual"]
+    assert await bot.runtime.store.guild_moderation(guild) == ["harassment", "hate",
+                                                               "illicit", "sexual"]
     await choose("violence", "default")
     assert await bot.runtime.store.guild_moderation(guild) is None
     # A member without Manage Server cannot change it.
