@@ -106,9 +106,11 @@ async def test_while_stopped_messages_are_refused_clearly(
     async with open_runtime(waiting) as runtime:
         engine = local_engine(runtime)
         break_worker_once(engine, monkeypatch)
-        # Any request wakes the worker, which then breaks at once.
-        first = await runtime.assistant.handle(Inbound("local", "bob", "t", "Hi"))
-        assert (await asyncio.wait_for(first.outcome(), PATIENCE)).status == "failed"
+        # A request wakes the worker, which then breaks at once. Sent to the engine
+        # itself: the pipeline may reach the worker (tokenizing, planning) before its
+        # submit, and then refuses that message too, which is the point tested below.
+        first = engine.submit([ChatMessage("user", "Hi")], QUICK)
+        assert (await asyncio.wait_for(first.result(), PATIENCE)).stop_reason == "error"
         await until(lambda: runtime.supervisor is not None and runtime.supervisor.failures == 1)
         assert not engine.healthy
         assert metric(runtime.assistant.metrics, "causette_engine_up") == 0.0
@@ -121,8 +123,8 @@ async def test_while_stopped_messages_are_refused_clearly(
 async def test_failed_restarts_make_the_process_exit_non_zero(
         settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     hard_exits: list[int] = []
-    monkeypatch.setattr(bot.runtime, "_hard_exit", hard_exits.append)
-    monkeypatch.setattr(bot.runtime, "EXIT_GRACE_S", 3600.0)
+    monkeypatch.setattr(bot.pipeline.runtime, "_hard_exit", hard_exits.append)
+    monkeypatch.setattr(bot.pipeline.runtime, "EXIT_GRACE_S", 3600.0)
     doomed = settings.model_copy(update={"engine_restart_attempts": 0,
                                          "max_reply_tokens": 400})
     reply: Reply | None = None
