@@ -94,7 +94,7 @@ async def _translate(assistant: Assistant, inbound: Inbound, rest: str) -> Comma
 async def _knowledge(assistant: Assistant, inbound: Inbound, rest: str) -> CommandAnswer:
     """/knowledge add FILE | list | remove N, on the terminal's own documents. The
     terminal only: `add` reads a file of this machine, which no remote user may do."""
-    if inbound.platform != "local":
+    if inbound.platform != "local":  # TERMINAL_ONLY
         return CommandAnswer(t("unknown_command", inbound.locale, name="/knowledge"))
     action, _, argument = rest.strip().partition(" ")
     library, lang, space = assistant.knowledge, inbound.locale, inbound.platform
@@ -126,6 +126,11 @@ COMMANDS: dict[str, Handler] = {
     "/remind": _reminders, "/reminders": _reminders, "/timezone": _reminders,
     "/knowledge": _knowledge,
 }
+
+
+# Commands only the terminal may run (they read this machine's files); listed in the
+# terminal's own help, answered elsewhere as unknown.
+TERMINAL_ONLY = frozenset({"/knowledge"})
 
 
 def is_command(text: str) -> bool:

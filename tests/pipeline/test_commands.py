@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.console import ConsoleIO, run_chat
 from bot.locales import t
 from bot.pipeline.assistant import Assistant
-from bot.pipeline.commands import COMMANDS, run_typed
+from bot.pipeline.commands import COMMANDS, TERMINAL_ONLY, run_typed
 from bot.pipeline.replies import Inbound
 from tests.support.fakes import FakeEngine
 from tests.support.whatsapp import delivery, text
@@ -46,7 +46,10 @@ def test_every_command_of_the_router_is_in_its_help() -> None:
     for locale in ("en", "fr"):
         listed = {line.split()[0] for line in t("typed_help", locale).splitlines()
                   if line.startswith("/")}
-        assert listed == set(COMMANDS)
+        assert listed == set(COMMANDS) - TERMINAL_ONLY
+        terminal = {line.split()[0] for line in t("typed_help_terminal", locale).splitlines()
+                    if line.startswith("/")}
+        assert terminal == TERMINAL_ONLY | {"/quit"}
 
 
 @pytest.mark.parametrize("locale", ["en", "fr"])
@@ -77,3 +80,19 @@ async def test_the_terminal_and_whatsapp_answer_the_table_alike(settings: Settin
                     assert expected(assistant, "en") in terminal, typed
         # The terminal's own: /help says how to leave it.
         assert t("typed_help_terminal", "en") in terminal
+
+
+async def test_knowledge_add_reads_no_file_for_a_remote_user(settings: Settings) -> None:
+    async for wa in start(settings, FakeEngine()):
+        assistant = wa.runtime.assistant
+        typed = "/knowledge add /etc/hostname"
+        remote = Inbound("whatsapp", "33612345678", "wa", typed, locale="fr")
+        answer = await run_typed(assistant, remote)
+        assert answer is not None
+        assert answer.text == t("unknown_command", "fr", name="/knowledge")
+        assert await assistant.knowledge.listing("whatsapp", "fr") == await \
+            assistant.knowledge.listing("empty-space", "fr")  # nothing was added
+        local = Inbound("local", "ada", "terminal", typed, locale="en")
+        added = await run_typed(assistant, local)
+        assert added is not None and added.text != t("unknown_command", "en",
+                                                     name="/knowledge")
