@@ -8,14 +8,16 @@
 #
 # Two steps, because the GPU machine has no network and little time:
 #
-#   bench/gpu.sh pack   here, on any x86-64 Linux with CUDA 13.0's nvcc and pip (about
-#                       an hour on 2 cores, most of it nvcc): downloads the
+#   bench/gpu.sh pack   here, on any x86-64 Linux with CUDA 13.0's nvcc and pip (1.5
+#                       hours on the 2-core VM beside other work, most of it nvcc on 144
+#                       kernel files; ninja resumes where it stopped): downloads the
 #                       llama-cpp-python sdist and cuBLAS headers, builds with CUDA, and
-#                       packs into .gpu/carry (about 30 MiB, git-ignored): the built
-#                       binaries, a source subset to build again there if those do not
-#                       run, wheels the device's Python lacks, a snapshot of bot/ and
-#                       bench/ with llama-cpp-python's Python package, and a tiny random
-#                       model holding SmolLM2's tokenizer and chat template.
+#                       packs into .gpu/carry (54 MiB, 41 of them libggml-cuda; ignored
+#                       by git: .git/info/exclude): the built binaries, a source subset
+#                       to build again there if those do not run, wheels the device's
+#                       Python lacks, a snapshot of bot/ and bench/ (HEAD) with
+#                       llama-cpp-python's Python package, and a tiny random model
+#                       holding SmolLM2's tokenizer and chat template.
 #   bench/gpu.sh run    there, from the repository root with .gpu/carry beside it (about
 #                       6 to 8 minutes): checks the binaries see the GPU (else builds
 #                       them there: about 5 minutes on 16 cores), writes two random-weight
@@ -31,7 +33,8 @@
 #
 # Everything it prints goes to $OUT/gpu.log; each run's JSON is one line of
 # $OUT/peer-<model>.jsonl; $OUT/gpu-monitor.txt samples the GPU's load and memory.
-# Figures from an H200 are in bench/RESULTS.md.
+# With the device tool: carry [".gpu/carry"], command `GPU_DEADLINE_S=500 bash bench/gpu.sh
+# run`, timeout 560 s. bench/RESULTS.md's GPU section says what it measured.
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit
@@ -101,7 +104,7 @@ pack() {
     { mkdir -p src && tar xzf sdist/llama_cpp_python-$version.tar.gz -C src; } || return
   local vendor=src/llama_cpp_python-$version/vendor
   [ -f stub/libcuda.so ] || make_cuda_stub "$work/stub/libcuda.so" || return
-  say "building with CUDA (about an hour on 2 cores)"
+  say "building with CUDA (an hour or more on 2 cores)"
   build_cuda "$work/$vendor/llama.cpp" "$work/build-cuda" "$work/cublas/x/nvidia/cu13/include" \
     "$work/cublas/x/nvidia/cu13/lib" "$work/stub/libcuda.so" "$(nproc)" >build-cuda.log 2>&1 ||
     { tail -20 build-cuda.log; return 1; }
@@ -208,7 +211,8 @@ run() {
     say "the binaries built here run there"
   else
     say "the carried binaries do not run: building there, $(nproc) jobs"
-    rm -rf "$work/src" && mkdir -p "$work/src" && tar xJf "$carry/llama.cpp-src.tar.xz" -C "$work/src"
+    rm -rf "$work/src" && mkdir -p "$work/src" &&
+      tar xJf "$carry/llama.cpp-src.tar.xz" -C "$work/src"
     local inc lib
     inc=$(dirname "$(find /usr/local/cuda*/ /opt -name cublas_v2.h 2>/dev/null | head -1)")
     lib=$(dirname "$(find /usr/local/cuda*/ /opt -name 'libcublas.so.13*' 2>/dev/null | head -1)")
