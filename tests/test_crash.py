@@ -85,7 +85,8 @@ async def test_full_disk_is_a_clear_error_and_no_corruption(tmp_path: Path) -> N
     await store.add_message(conversation, "user", "kept")
     row = await store.driver.fetchrow("PRAGMA page_count")
     assert row is not None
-    await store.driver.execute(f"PRAGMA max_page_count = {row[0] + 1}")  # the disk is now full
+    async with store.driver.transaction() as writer:  # the connection that writes
+        await writer.execute(f"PRAGMA max_page_count = {row[0] + 1}")  # the disk is now full
     with pytest.raises(StoreError, match="disk is full"):
         await store.add_message(conversation, "user", "x" * 200_000)
     assert [m.content for m in await store.messages(conversation)] == ["kept"]

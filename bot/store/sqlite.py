@@ -153,8 +153,10 @@ class SqliteDriver(_Queries):
         """BEGIN IMMEDIATE ... COMMIT, so a crash never leaves half of it behind."""
         async with self._write_lock:
             writer = self._writer
-            await writer.fetch("BEGIN IMMEDIATE")  # fetch: one thread hop, execute's is two
             try:
+                # Inside the try: a task cancelled while BEGIN runs must still roll back,
+                # or the connection stays in a transaction the next BEGIN trips over.
+                await writer.fetch("BEGIN IMMEDIATE")  # fetch: one thread hop, execute's two
                 yield writer
                 await writer.fetch("COMMIT")
             except BaseException:
